@@ -1,0 +1,3 @@
+"""ResearchOps research workflow engine."""
+
+__version__ = "0.1.0"

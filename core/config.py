@@ -1,0 +1,183 @@
+"""Settings: the process configuration (from env, built once) and the live engine modes.
+
+``Settings`` is read once at the entry point (CLI, API, dashboard, worker) and passed down.
+``EngineSettings`` is the frozen, versioned value of every live optimization mode; an operator
+change produces a new version, which workflows pick up at their next start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import InvalidInput
+
+CacheMode = Literal["off", "l1", "l1+l2"]
+CodecName = Literal["json", "orjson", "msgpack", "ormsgpack", "pickle"]
+ValidationMode = Literal["strict", "boundary", "trusted"]
+ExecutionMode = Literal["parallel", "sequential"]
+StateHandling = Literal["reference", "copy"]
+PresetName = Literal["naive", "optimized"]
+
+
+def _env(name: str) -> Any:
+    return AliasChoices(name, f"RESEARCHOPS_{name}")
+
+
+class Settings(BaseSettings):
+    """Process settings, from the environment (``RESEARCHOPS_*``; ``REDIS_URL`` etc. as is)."""
+
+    model_config = SettingsConfigDict(env_prefix="RESEARCHOPS_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path(".data")
+    """Where indexes, the SQLite L2 cache and the SQLite run store live."""
+    docs_dir: Path | None = None
+    """The user's own documents (.md .txt .rst .html .pdf); default: the bundled sample folder."""
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    """L2 cache (and worker queue) on Redis; unset = embedded SQLite L2."""
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    """Run store and checkpoints on PostgreSQL; unset = embedded SQLite."""
+    prometheus_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
+    """Read metrics from this Prometheus server; unset = in-process snapshot."""
+    metrics_port: int | None = None
+    """Serve ``/metrics`` on this port while the engine runs (0 = any free port, None = off)."""
+    model: str = "offline"
+    """``offline`` or any Pydantic AI model string, e.g. ``openai:gpt-4o-mini``."""
+    model_base_url: str | None = None
+    """OpenAI-compatible base URL (Ollama, vLLM) for ``openai:`` models."""
+    operator_password_hash: str | None = None
+    operator_token: str | None = None
+    """Bearer token required to change settings through the HTTP API."""
+    l1_max_entries: int = 10_000
+    l1_max_bytes: int = 64 * 1024 * 1024
+    source_timeout_s: float = 5.0
+    source_retries: int = 2
+    """Retries after the first attempt, with exponential backoff and jitter."""
+    sources: tuple[str, ...] = ("stdlib", "packages", "docs")
+
+    @property
+    def resolved_docs_dir(self) -> Path:
+        return self.docs_dir or Path(__file__).resolve().parent.parent / "samples" / "docs"
+
+
+class LatencyProfile(BaseModel):
+    """An emulated latency distribution (lognormal) with a failure rate. Always labelled emulated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    median_ms: float = Field(300.0, ge=0, le=60_000)
+    """Median latency in milliseconds."""
+    sigma: float = Field(0.5, ge=0, le=3)
+    """Lognormal shape: 0 = constant, 0.5 = moderate tail, 1+ = heavy tail."""
+    failure_rate: float = Field(0.0, ge=0, le=1)
+    """Probability that one call fails (after the latency)."""
+
+
+class EngineSettings(BaseModel):
+    """The live optimization modes. Frozen; ``updated()`` returns the next version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = 1
+    preset: str | None = "optimized"
+    """The preset these settings equal, or None once changed by hand."""
+    cache: CacheMode = "l1+l2"
+    codec: CodecName = "ormsgpack"
+    validation: ValidationMode = "boundary"
+    lazy_validation: bool = True
+    """Validate large source documents' fields on first access instead of eagerly."""
+    execution: ExecutionMode = "parallel"
+    state_handling: StateHandling = "reference"
+    max_concurrent: int = Field(64, ge=1, le=100_000)
+    """Workflows running at once; more wait in the queue."""
+    queue_limit: int = Field(10_000, ge=0, le=1_000_000)
+    """Workflows allowed to wait; beyond this a run is refused with Overloaded."""
+    result_ttl_s: int = Field(3600, ge=1)
+    node_ttl_s: int = Field(3600, ge=1)
+    model_latency: LatencyProfile | None = None
+    """Emulated model-call latency (None = off)."""
+    source_latency: LatencyProfile | None = None
+    """Emulated remote-source latency and failures for every source (None = off)."""
+
+    @property
+    def emulated(self) -> bool:
+        return self.model_latency is not None or self.source_latency is not None
+
+    def updated(self, **changes: Any) -> EngineSettings:
+        """Validate ``changes`` and return the next version (raises InvalidInput)."""
+        data = self.model_dump()
+        preset = changes.pop("preset", None)
+        if preset is not None:
+            data.update(PRESETS[_check_preset(preset)])
+            data["preset"] = preset
+        if changes:
+            data.update(changes)
+            data["preset"] = None
+        data["version"] = self.version + 1
+        try:
+            new = EngineSettings.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation_error(exc) from None
+        return new.model_copy(update={"preset": new.matching_preset()})
+
+    def matching_preset(self) -> str | None:
+        for name, values in PRESETS.items():
+            if all(getattr(self, k) == v for k, v in values.items()):
+                return name
+        return None
+
+    def modes(self) -> dict[str, Any]:
+        """The mode fields only (no version), for display and comparison."""
+        return self.model_dump(exclude={"version", "preset"})
+
+
+def _check_preset(name: str) -> str:
+    if name not in PRESETS:
+        raise InvalidInput([{"field": "preset", "message": f"unknown preset {name!r}; one of {sorted(PRESETS)}"}])
+    return name
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "naive": {
+        "cache": "off",
+        "codec": "json",
+        "validation": "strict",
+        "lazy_validation": False,
+        "execution": "sequential",
+        "state_handling": "copy",
+    },
+    "optimized": {
+        "cache": "l1+l2",
+        "codec": "ormsgpack",
+        "validation": "boundary",
+        "lazy_validation": True,
+        "execution": "parallel",
+        "state_handling": "reference",
+    },
+}
+
+
+def preset(name: str, **overrides: Any) -> EngineSettings:
+    """The settings of a preset, e.g. ``preset("naive", model_latency=LatencyProfile())``."""
+    return EngineSettings(version=1).updated(preset=name, **overrides).model_copy(update={"version": 1})
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings (CLI ``--set``) into a dict of raw values.
+
+    >>> parse_assignments(["cache=off", "max_concurrent=8"])
+    {'cache': 'off', 'max_concurrent': '8'}
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput([{"field": "set", "message": f"expected key=value, got {pair!r}"}])
+        key = key.strip()
+        if key not in EngineSettings.model_fields or key == "version":
+            raise InvalidInput([{"field": key, "message": "unknown setting"}])
+        out[key] = None if value.strip().lower() in {"none", "off"} and key.endswith("latency") else value.strip()
+    return out
