@@ -34,6 +34,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".data")
     """Where indexes, the SQLite L2 cache and the SQLite run store live."""
+    index_dir: Path | None = None
+    """Where the search indexes live; default ``<data_dir>/index``. Several data dirs may share one."""
     docs_dir: Path | None = None
     """The user's own documents (.md .txt .rst .html .pdf); default: the bundled sample folder."""
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
@@ -57,6 +59,15 @@ class Settings(BaseSettings):
     source_retries: int = 2
     """Retries after the first attempt, with exponential backoff and jitter."""
     sources: tuple[str, ...] = ("stdlib", "packages", "docs")
+    event_log: Literal["full", "summary", "sampled"] = "full"
+    """Run events kept in the store: every event, only started+completed, or full for a sample."""
+    event_sample_rate: float = Field(0.05, ge=0, le=1)
+    retention_max_runs: int | None = 100_000
+    retention_max_age_s: float | None = 30 * 86400
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
 
     @property
     def resolved_docs_dir(self) -> Path:
@@ -136,7 +147,9 @@ class EngineSettings(BaseModel):
 
 def _check_preset(name: str) -> str:
     if name not in PRESETS:
-        raise InvalidInput([{"field": "preset", "message": f"unknown preset {name!r}; one of {sorted(PRESETS)}"}])
+        raise InvalidInput(
+            [{"field": "preset", "message": f"unknown preset {name!r}; one of {sorted(PRESETS)}"}]
+        )
     return name
 
 
@@ -179,5 +192,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
         key = key.strip()
         if key not in EngineSettings.model_fields or key == "version":
             raise InvalidInput([{"field": key, "message": "unknown setting"}])
-        out[key] = None if value.strip().lower() in {"none", "off"} and key.endswith("latency") else value.strip()
+        out[key] = (
+            None if value.strip().lower() in {"none", "off"} and key.endswith("latency") else value.strip()
+        )
     return out

@@ -7,11 +7,12 @@ form (``model_dump()``), which every codec can round-trip cheaply.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 QUESTION_MIN, QUESTION_MAX = 10, 500
 MAX_SOURCES_MIN, MAX_SOURCES_MAX = 1, 50
@@ -138,3 +139,34 @@ class RunRecord(BaseModel):
     @property
     def timings(self) -> list[NodeTiming]:
         return self.result.timings if self.result else []
+
+
+def parse_query(
+    data: ResearchQuery | dict[str, Any] | str, known_sources: Iterable[str] | None = None
+) -> ResearchQuery:
+    """Validate user input into a ResearchQuery; raise InvalidInput naming each bad field.
+
+    >>> parse_query("short")
+    Traceback (most recent call last):
+    ...
+    core.errors.InvalidInput: question: String should have at least 10 characters
+    """
+    from core.errors import InvalidInput
+
+    try:
+        if isinstance(data, str):
+            query = ResearchQuery(question=data)
+        elif isinstance(data, dict):
+            query = ResearchQuery.model_validate(data)
+        else:
+            query = data
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    if known_sources is not None:
+        known = list(known_sources)
+        unknown = [d for d in query.domains if d not in known]
+        if unknown:
+            raise InvalidInput(
+                [{"field": "domains", "message": f"unknown source(s) {unknown}; available: {sorted(known)}"}]
+            )
+    return query

@@ -13,6 +13,7 @@ Phases: ``llm``, ``sources``, ``validation``, ``serialization``, ``cache``; time
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -52,7 +53,7 @@ class RunContext:
     def add_span(self, phase: str, start: float, end: float) -> None:
         self.spans.append((phase, start, end))
 
-    def event(self, kind: str, **data: Any) -> None:
+    def event(self, kind: str, /, **data: Any) -> None:
         self.events.append((kind, data))
 
     def phase_breakdown(self, end: float | None = None) -> dict[str, float]:
@@ -74,8 +75,10 @@ def attribute_phases(spans: list[tuple[str, float, float]], t0: float, t1: float
     {'llm': 1.0, 'sources': 1.0, 'serialization': 0.0, 'validation': 0.0, 'cache': 0.0, 'graph': 1.0}
     """
     out = dict.fromkeys(PHASES, 0.0)
-    cuts = sorted({t0, t1, *(max(t0, min(t1, s)) for _, s, _ in spans), *(max(t0, min(t1, e)) for _, _, e in spans)})
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    cuts = sorted(
+        {t0, t1, *(max(t0, min(t1, s)) for _, s, _ in spans), *(max(t0, min(t1, e)) for _, _, e in spans)}
+    )
+    for a, b in pairwise(cuts):
         if b <= a:
             continue
         mid = (a + b) / 2

@@ -1,0 +1,151 @@
+"""The ``researchops`` command: translates arguments and calls core; no logic of its own.
+
+Bad input exits with status 2 and one line naming the field and its limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core.config import EngineSettings, Settings, parse_assignments, preset
+from core.errors import InvalidInput, Overloaded, ResearchOpsError
+
+EXIT_INPUT = 2
+
+
+def _engine_settings(args: argparse.Namespace) -> EngineSettings:
+    base = preset(args.preset) if getattr(args, "preset", None) else EngineSettings()
+    changes = parse_assignments(getattr(args, "set", None) or [])
+    return base.updated(**changes).model_copy(update={"version": 1}) if changes else base
+
+
+def _run_engine(args: argparse.Namespace, fn: Callable[[Any], Awaitable[int]]) -> int:
+    """Open an engine on a fresh loop, run ``fn(engine)``, close it."""
+    from core.engine import Engine
+    from core.factory import build_components
+
+    settings = Settings()
+    engine_settings = _engine_settings(args)
+
+    async def main() -> int:
+        engine = await Engine.open(lambda: build_components(settings, progress=_progress), engine_settings)
+        try:
+            return await fn(engine)
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(main())
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from core.models import parse_query
+    from core.render import result_text
+
+    payload: dict[str, Any] = {"question": args.question, "max_sources": args.max_sources}
+    if args.source:
+        payload["domains"] = tuple(args.source)
+    # validated before anything is opened, so bad input costs nothing and prints one line
+    query = parse_query(payload, Settings().sources)
+    _engine_settings(args)
+
+    async def go(engine: Any) -> int:
+        result = await engine.run(query)
+        print(result.model_dump_json(indent=2) if args.json else result_text(result))
+        return 0
+
+    return _run_engine(args, go)
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from core.render import table
+
+    async def go(engine: Any) -> int:
+        print(table(engine.sources_info(), ["name", "doc_count", "version", "description"]))
+        return 0
+
+    return _run_engine(args, go)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from core.render import table
+
+    async def go(engine: Any) -> int:
+        if engine.c.cache is None:
+            print("the cache is not available in this configuration")
+            return 1
+        if args.action == "purge":
+            removed = await engine.purge_cache(node=args.node, question=args.query)
+            print(f"purged {removed} entries")
+        else:
+            stats = engine.c.cache.stats()
+            print(table(_flatten_stats(stats)))
+        return 0
+
+    return _run_engine(args, go)
+
+
+def _flatten_stats(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for level, values in stats.items():
+        if isinstance(values, dict):
+            rows.append({"level": level, **{k: v for k, v in values.items() if not isinstance(v, dict)}})
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="researchops", description="ResearchOps research workflow engine")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def modes(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--preset", choices=["naive", "optimized"], help="start from a preset of modes")
+        sp.add_argument(
+            "--set", action="append", metavar="KEY=VALUE", help="override one mode, e.g. cache=off"
+        )
+
+    q = sub.add_parser("query", help="answer a research question")
+    q.add_argument("question")
+    q.add_argument("--max-sources", type=int, default=10, help="findings to cite (1-50)")
+    q.add_argument("--source", action="append", help="search only this source (repeatable)")
+    q.add_argument("--json", action="store_true", help="print the ResearchResult as JSON")
+    modes(q)
+    q.set_defaults(func=cmd_query)
+
+    s = sub.add_parser("sources", help="list sources with document counts and corpus versions")
+    s.set_defaults(func=cmd_sources)
+
+    c = sub.add_parser("cache", help="cache statistics and purge")
+    c.add_argument("action", choices=["stats", "purge"])
+    c.add_argument("--node", help="purge only this node's entries (or 'result')")
+    c.add_argument("--query", help="purge only the entries of this question")
+    c.set_defaults(func=cmd_cache)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Overloaded as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except ResearchOpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Builds an engine's components from process ``Settings``: the one place wiring happens.
+
+Embedded defaults need nothing installed: the L2 cache and the run store are SQLite files under
+the data directory; ``REDIS_URL`` / ``DATABASE_URL`` switch them to Redis / PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from core.cache.langgraph_cache import LangGraphCache
+from core.cache.memory import MemoryCache
+from core.cache.redis import RedisL2
+from core.cache.sqlite import SQLiteL2
+from core.cache.tiered import TieredCache
+from core.codecs import get_codec
+from core.config import Settings
+from core.engine import Components
+from core.llm import Agents
+from core.metrics import Metrics
+from core.runctx import current_run
+from core.sources.registry import build_sources
+from core.store import EventPolicy, Retention, open_store
+from core.store.writer import EventWriter
+from core.workflow.graph import NODES
+
+Progress = Callable[[str], None]
+# L2 values are shared between processes (and machines, with Redis): they use a safe codec whatever
+# the live codec mode, so nothing read from a shared store is ever unpickled.
+L2_CODEC = "ormsgpack"
+
+
+def _levels() -> str:
+    ctx = current_run.get()
+    return ctx.settings.cache if ctx is not None else "l1"
+
+
+async def build_components(
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    metrics: Metrics | None = None,
+    with_store: bool = True,
+) -> Components:
+    """Open sources (building indexes off the loop when needed), agents, cache tiers, store."""
+    say = progress or (lambda _m: None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    say("opening sources (the first start builds the search indexes; later starts load them)")
+    sources = await build_sources(settings)
+    say(
+        "sources ready: "
+        + ", ".join(f"{n} ({getattr(s, 'doc_count', '?')} chunks)" for n, s in sources.items())
+    )
+    agents = Agents(settings.model, base_url=settings.model_base_url)
+    metrics = metrics or Metrics.for_process(nodes=NODES, sources=list(sources))
+    l2 = RedisL2(settings.redis_url) if settings.redis_url else SQLiteL2(settings.data_dir / "cache.sqlite")
+    tiered = TieredCache(
+        MemoryCache(settings.l1_max_entries, settings.l1_max_bytes),
+        l2,
+        get_codec(L2_CODEC),
+        on_event=metrics.cache_event,
+    )
+    components = Components(
+        sources=sources,
+        agents=agents,
+        metrics=metrics,
+        cache=tiered,
+        graph_cache=LangGraphCache(tiered, levels_fn=_levels),
+    )
+    components.closers.append(tiered.close)
+    if with_store:
+        store = open_store(settings.database_url, settings.data_dir)
+        await store.open()
+        await Retention(max_age_s=settings.retention_max_age_s, max_runs=settings.retention_max_runs).apply(
+            store
+        )
+        writer = EventWriter(
+            store, EventPolicy(mode=settings.event_log, sample_rate=settings.event_sample_rate)
+        )
+        writer.start()
+        components.store, components.events = store, writer
+        components.closers += [store.close, writer.close]  # closed in reverse: writer flushes first
+    if settings.metrics_port is not None:
+        port = await asyncio.to_thread(metrics.serve, settings.metrics_port)
+        say(f"metrics at http://127.0.0.1:{port}/metrics")
+    return components

@@ -1,0 +1,246 @@
+"""A persisted BM25 index over chunked documents (bm25s + PyStemmer), rebuilt only when content changes.
+
+Layout under ``<index_dir>/<source>/`` (``index_dir`` defaults to ``<data_dir>/index``)::
+
+    current.json          {"version", "fingerprint", ...}  (replaced atomically)
+    <version>/            bm25s.save() files + chunks.json (orjson: the chunk records)
+
+``version`` is the xxh3 hash of the collected documents (their content). ``fingerprint`` is a
+cheap stand-in the caller computes without collecting (file paths + mtimes + sizes, installed
+distribution versions...): when it matches, the index loads without collecting at all; when it
+does not, the documents are collected and hashed, and the index is rebuilt only if that content
+hash differs from the stored version. Each version lives in its own folder, so two processes that
+build at once never read a half-written index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import bm25s
+import numpy as np
+import orjson
+import xxhash
+
+from core.sources.base import Hit
+from core.sources.text import chunk_text, name_words, tokenize
+
+log = logging.getLogger(__name__)
+# Anserini's BM25 defaults (k1=0.9, b=0.4) rather than bm25s's (1.5, 0.75): docstrings vary from
+# one line to pages, and a milder length penalty keeps long, thorough entries competitive.
+BM25_K1, BM25_B = 0.9, 0.4
+FORMAT = 1
+"""Bump when the on-disk layout changes."""
+# Chunking and tokenization shape the index without changing the documents, so their code is
+# part of every version hash: editing them rebuilds the indexes.
+CODE_HASH = xxhash.xxh3_64(
+    Path(__file__).read_bytes() + Path(__file__).with_name("text.py").read_bytes()
+).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One collected text before chunking: a docstring, a README section, a file section."""
+
+    title: str
+    location: str
+    text: str
+    keywords: str = ""
+    """Extra words indexed with every chunk but not shown (e.g. the module's summary line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    doc_id: str
+    title: str
+    location: str
+    text: str
+    keywords: str
+
+    def index_text(self) -> str:
+        # The dotted name split into words carries most of the signal for short docstrings.
+        # Title and location repeat each other; count each name word once.
+        names = dict.fromkeys(f"{name_words(self.title)} {name_words(self.location)}".split())
+        return f"{' '.join(names)} {self.keywords}\n{self.text}"
+
+
+def content_hash(docs: Iterable[Document]) -> str:
+    """Short hex hash of the documents' content (the corpus version).
+
+    >>> content_hash([Document("t", "l", "x")]) == content_hash([Document("t", "l", "x")])
+    True
+    """
+    h = xxhash.xxh3_64()
+    h.update(f"format={FORMAT};code={CODE_HASH}\0".encode())
+    for d in docs:
+        h.update(orjson.dumps((d.title, d.location, d.text, d.keywords)))
+    return h.hexdigest()[:12]
+
+
+def chunk_documents(docs: Iterable[Document]) -> list[Chunk]:
+    """Chunk each document (~150-300 words); ids are the location, plus ``~n`` for later chunks."""
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for d in docs:
+        for i, piece in enumerate(chunk_text(d.text)):
+            base = d.location if i == 0 else f"{d.location}~{i}"
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            doc_id = base if n == 0 else f"{base}~dup{n}"
+            chunks.append(Chunk(doc_id, d.title, d.location, piece, d.keywords))
+    return chunks
+
+
+class CorpusIndex:
+    """The chunks of one corpus and their BM25 index. Search is synchronous and sub-millisecond."""
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        chunks: list[Chunk],
+        bm25: bm25s.BM25 | None,
+        *,
+        origin: Literal["built", "loaded"],
+        seconds: float,
+    ) -> None:
+        self.name, self.version, self.chunks, self._bm25 = name, version, chunks, bm25
+        self.origin = origin
+        """``built`` when this process (re)built it, ``loaded`` when read from disk."""
+        self.seconds = seconds
+        """Wall time of the build or the load."""
+
+    @classmethod
+    def build(cls, name: str, docs: list[Document], version: str | None = None) -> CorpusIndex:
+        t0 = time.perf_counter()
+        chunks = chunk_documents(docs)
+        bm25 = None
+        if chunks:
+            bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+            bm25.index([tokenize(c.index_text()) or ["\0"] for c in chunks], show_progress=False)
+        version = version or content_hash(docs)
+        return cls(name, version, chunks, bm25, origin="built", seconds=time.perf_counter() - t0)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(folder), show_progress=False)
+        records = [(c.doc_id, c.title, c.location, c.text, c.keywords) for c in self.chunks]
+        (folder / "chunks.json").write_bytes(orjson.dumps(records))
+
+    @classmethod
+    def load(cls, name: str, version: str, folder: Path) -> CorpusIndex | None:
+        """The saved index, or None when it is missing or unreadable (the caller rebuilds)."""
+        t0 = time.perf_counter()
+        try:
+            chunks = [Chunk(*r) for r in orjson.loads((folder / "chunks.json").read_bytes())]
+            bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("index %s at %s unreadable (%s); rebuilding", name, folder, exc)
+            return None
+        return cls(name, version, chunks, bm25, origin="loaded", seconds=time.perf_counter() - t0)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` best chunks with a positive score, best first.
+
+        >>> idx = CorpusIndex.build("t", [Document("a", "a", "cats purr"), Document("b", "b", "dogs bark")])
+        >>> [h.title for h in idx.search("why do cats purr?", 3)]
+        ['a']
+        """
+        if self._bm25 is None or k <= 0:
+            return []
+        ids = self._bm25.get_tokens_ids(tokenize(query))
+        if not ids:
+            return []
+        scores = self._bm25.get_scores_from_ids(ids)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        hits = []
+        for i in top:
+            score = float(scores[i])
+            if score <= 0:
+                break
+            c = self.chunks[int(i)]
+            hits.append(Hit(c.doc_id, c.title, c.location, c.text, round(score, 4)))
+        return hits
+
+
+def open_index(name: str, root: Path, fingerprint: str, collect: Callable[[], list[Document]]) -> CorpusIndex:
+    """Load the index of ``name`` under ``root/name``, or collect and (re)build it. Blocking:
+    call through ``asyncio.to_thread``. ``root`` is the index directory (``Settings.resolved_index_dir``).
+
+    >>> # idx = open_index("docs", Path(".data/index"), fp, lambda: read_folder(...))
+    """
+    home = root / name
+    current = _read_current(home)
+    if current and current.get("fingerprint") == fingerprint:
+        idx = CorpusIndex.load(name, current["version"], home / current["version"])
+        if idx is not None:
+            return idx
+    t0 = time.perf_counter()
+    docs = collect()
+    version = content_hash(docs)
+    collect_s = time.perf_counter() - t0
+    if current and current.get("version") == version:
+        idx = CorpusIndex.load(name, version, home / version)
+        if idx is not None:
+            # Same content under a new fingerprint (e.g. touched files): remember it, don't rebuild.
+            _write_current(home, {**current, "fingerprint": fingerprint})
+            return idx
+    idx = CorpusIndex.build(name, docs, version)
+    idx.seconds += collect_s
+    _publish(home, idx, fingerprint)
+    log.info("index %s built: %d chunks in %.2fs (version %s)", name, len(idx.chunks), idx.seconds, version)
+    return idx
+
+
+def _read_current(home: Path) -> dict | None:
+    try:
+        data = orjson.loads((home / "current.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def _write_current(home: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=".current-", suffix=".json")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(data))
+    os.replace(tmp, home / "current.json")
+
+
+def _publish(home: Path, idx: CorpusIndex, fingerprint: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    final = home / idx.version
+    if not final.exists():
+        tmp = Path(tempfile.mkdtemp(dir=home, prefix=".build-"))
+        idx.save(tmp)
+        try:
+            tmp.rename(final)
+        except OSError:  # another process published the same version first
+            shutil.rmtree(tmp, ignore_errors=True)
+    _write_current(
+        home,
+        {
+            "format": FORMAT,
+            "version": idx.version,
+            "fingerprint": fingerprint,
+            "chunks": len(idx.chunks),
+            "built_at": time.time(),
+            "build_s": round(idx.seconds, 3),
+        },
+    )
+    for old in home.iterdir():  # best effort: drop superseded versions
+        if old.is_dir() and old.name != idx.version and not old.name.startswith("."):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(old)

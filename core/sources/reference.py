@@ -1,0 +1,103 @@
+"""The Python Library Reference (Sphinx HTML) as text per documented API name.
+
+Debian's ``python3.X-doc`` package installs the reference under
+``/usr/share/doc/python3.X/html/library/``. Each documented object there is a
+``<dl class="py function|class|method|...">`` whose ``<dt id="asyncio.gather">`` names it; its
+``<dd>`` is the prose ("Run awaitable objects in the aws sequence concurrently"). Docstrings are
+often terse about *why* one would use an API; the reference says it, so the stdlib source
+indexes both when the reference is installed, and docstrings alone when it is not.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+
+def default_reference_dir() -> Path:
+    """Where Debian's ``python3.X-doc`` puts the Library Reference for this interpreter."""
+    return Path(f"/usr/share/doc/python{sys.version_info[0]}.{sys.version_info[1]}/html/library")
+
+
+class _Entries(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.entries: dict[str, list[str]] = {}
+        self._in_py_dl = 0
+        self._dl_stack: list[bool] = []
+        self._pending: str | None = None
+        self._dd_stack: list[str | None] = []
+        self._skip = 0
+        self._sig: list[str] | None = None
+        self.signatures: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag == "dl":
+            self._dl_stack.append("py" in classes)
+        elif tag == "dt" and self._dl_stack and self._dl_stack[-1] and a.get("id"):
+            self._pending = a["id"]
+            self._sig = []
+        elif tag == "dd":
+            owner = self._pending if self._dl_stack and self._dl_stack[-1] else None
+            self._dd_stack.append(owner)
+            self._pending = None
+            if owner:
+                self.entries.setdefault(owner, [])
+        elif tag in {"p", "li", "pre", "div", "br"}:
+            self._emit("\n\n" if tag in {"p", "pre"} else "\n")
+        elif tag == "a" and "headerlink" in classes:
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "dl" and self._dl_stack:
+            self._dl_stack.pop()
+        elif tag == "dt" and self._sig is not None:
+            if self._pending:
+                self.signatures[self._pending] = " ".join("".join(self._sig).split())
+            self._sig = None
+        elif tag == "dd" and self._dd_stack:
+            self._dd_stack.pop()
+        elif tag == "a" and self._skip:
+            self._skip -= 1
+
+    def _emit(self, text: str) -> None:
+        # Text belongs to the innermost documented entry only: a class's methods are their own entries.
+        for owner in reversed(self._dd_stack):
+            if owner is not None:
+                self.entries[owner].append(text)
+                return
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._sig is not None:  # a signature line belongs to its own entry, not the enclosing class
+            self._sig.append(data)
+        else:
+            self._emit(data)
+
+
+def read_reference(folder: Path) -> dict[str, str]:
+    """``{documented name: its prose}`` from every ``*.html`` page of the Library Reference folder.
+
+    >>> # read_reference(default_reference_dir())["asyncio.gather"][:56]
+    >>> # 'Run awaitable objects in the aws sequence concurrently.'
+    """
+    out: dict[str, str] = {}
+    if not folder.is_dir():
+        return out
+    for page in sorted(folder.glob("*.html")):
+        parser = _Entries()
+        parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+        parser.close()
+        for name, parts in parser.entries.items():
+            text = re.sub(r"[ \t]+", " ", "".join(parts))
+            text = re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
+            text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)  # Sphinx wraps lines inside paragraphs
+            sig = parser.signatures.get(name, "")
+            if text and name not in out:
+                out[name] = f"{sig}\n\n{text}" if sig else text
+    return out

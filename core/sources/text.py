@@ -1,0 +1,182 @@
+"""Text handling shared by every corpus: the tokenizer (index and query alike) and the chunker.
+
+Identifiers are split into words as well as kept whole (``create_task`` -> ``create_task create
+task``; ``TaskGroup`` -> ``taskgroup task group``), so a question in plain English meets the
+dotted names that docstrings are filed under.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_WORD = re.compile(r"\w+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_STOP = frozenset(STOPWORDS_EN) | frozenset(
+    # bm25s's English list, plus question words that appear in nearly every query.
+    "how do does can what which when why i you we me my your use using should would get".split()
+)
+
+TARGET_WORDS = 220
+MAX_WORDS = 300
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def _words(text: str) -> Iterator[str]:
+    for raw in _WORD.findall(text):
+        low = raw.lower()
+        yield low
+        parts = [p.lower() for piece in raw.split("_") for p in _CAMEL.findall(piece)]
+        if len(parts) > 1:
+            yield from parts
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, English-stemmed tokens (compound identifiers also split).
+
+    >>> tokenize("How do I run coroutines with asyncio.TaskGroup?")
+    ['run', 'coroutin', 'asyncio', 'taskgroup', 'task', 'group']
+    """
+    words = [w for w in _words(text) if len(w) > 1 and w not in _STOP and not w.isdigit()]
+    return list(_stemmer().stemWords(words))
+
+
+def name_words(dotted: str) -> str:
+    """The words of a dotted name, for a chunk's header.
+
+    >>> name_words("asyncio.tasks.gather")
+    'asyncio tasks gather'
+    """
+    return " ".join(p for p in re.split(r"[._:/#\-\s]+", dotted) if p)
+
+
+def chunk_text(text: str, target: int = TARGET_WORDS, max_words: int = MAX_WORDS) -> list[str]:
+    """Split ``text`` into chunks of about ``target`` words (never more than ``max_words``),
+    on paragraph boundaries when possible.
+
+    >>> [len(c.split()) for c in chunk_text(("word " * 500).strip())]
+    [220, 220, 60]
+    """
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for para in paragraphs:
+        n = len(para.split())
+        if n > max_words:
+            if current:
+                chunks.append("\n\n".join(current))
+                current, size = [], 0
+            words = para.split()
+            chunks.extend(" ".join(words[i : i + target]) for i in range(0, len(words), target))
+            continue
+        if current and size + n > max_words:
+            chunks.append("\n\n".join(current))
+            current, size = [], 0
+        current.append(para)
+        size += n
+        if size >= target:
+            chunks.append("\n\n".join(current))
+            current, size = [], 0
+    if current:
+        # A short tail joins the previous chunk when the result stays under the limit.
+        if chunks and size < target // 3 and len(chunks[-1].split()) + size <= max_words:
+            chunks[-1] = chunks[-1] + "\n\n" + "\n\n".join(current)
+        else:
+            chunks.append("\n\n".join(current))
+    return chunks
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled piece of a document, before chunking."""
+
+    heading: str
+    body: str
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
+
+
+def split_markdown(text: str) -> list[Section]:
+    """Sections of a Markdown text, one per ATX heading (fenced code is not scanned for headings)."""
+    sections: list[Section] = []
+    heading, lines, fenced = "", list[str](), False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        m = None if fenced else _MD_HEADING.match(line)
+        if m:
+            if "".join(lines).strip():
+                sections.append(Section(heading, "\n".join(lines).strip()))
+            heading, lines = m.group(2).strip(), []
+        else:
+            lines.append(line)
+    if "".join(lines).strip():
+        sections.append(Section(heading, "\n".join(lines).strip()))
+    return sections
+
+
+def split_rst(text: str) -> list[Section]:
+    """Sections of a reStructuredText text, one per underlined (or over+underlined) title."""
+    lines = text.splitlines()
+    sections: list[Section] = []
+    heading, body = "", list[str]()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        is_title = (
+            line.strip()
+            and not _RST_UNDERLINE.match(line)
+            and _RST_UNDERLINE.match(nxt)
+            and len(nxt.strip()) >= len(line.strip()) - 1
+        )
+        if is_title:
+            if body and _RST_UNDERLINE.match(body[-1]):
+                body.pop()  # overline of an over+underlined title
+            if "".join(body).strip():
+                sections.append(Section(heading, "\n".join(body).strip()))
+            heading, body = line.strip(), []
+            i += 2
+            continue
+        body.append(line)
+        i += 1
+    if "".join(body).strip():
+        sections.append(Section(heading, "\n".join(body).strip()))
+    return sections
+
+
+def slug(heading: str) -> str:
+    """A URL-fragment form of a heading: ``Running Tasks Concurrently`` -> ``running-tasks-concurrently``."""
+    return re.sub(r"[^\w]+", "-", heading.lower()).strip("-")
+
+
+_CAPS_HEADING = re.compile(r"^[A-Z][A-Z0-9 ,/&()\-]{2,60}$")
+
+
+def split_plain(text: str) -> list[Section]:
+    """Sections of a plain text: unindented ALL-CAPS lines (manual-page style) start a section;
+    a text without such lines is one section."""
+    sections: list[Section] = []
+    heading, lines = "", list[str]()
+    for line in text.splitlines():
+        if _CAPS_HEADING.match(line.rstrip()) and not line[:1].isspace():
+            if "".join(lines).strip():
+                sections.append(Section(heading, "\n".join(lines).strip()))
+            heading, lines = line.strip().title(), []
+        else:
+            lines.append(line)
+    if "".join(lines).strip():
+        sections.append(Section(heading, "\n".join(lines).strip()))
+    return sections

@@ -1,0 +1,1 @@
+"""The ResearchOps operations dashboard (Streamlit); pages call ``dashboard.services`` only."""

@@ -1,0 +1,110 @@
+"""Experiments (operator): compare configurations on one workload, before/after, and download the report.
+
+The experiment runs in its own process (``core.load``); this page starts it, follows its timeline
+and reads its summary.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core.errors import InvalidInput
+from dashboard import charts, services
+
+st.title("Experiments")
+if not services.experiments_available():
+    st.warning("The experiment runner (core.load.experiment) is not available in this build, so "
+               "before/after experiments cannot run here.", icon=":material/construction:")  # fmt: skip
+    st.stop()
+
+for field, message in st.session_state.pop("exp_errors", {}).items():
+    st.error(f"**{field}**: {message}")
+
+with st.form("experiment"):
+    st.markdown("**Configurations** — the first is the baseline. A preset, optionally with `+key=value` "
+                "changes, e.g. `optimized+cache=off`.")  # fmt: skip
+    cfg_text = st.text_area("One configuration per line", "naive\noptimized", key="x_configs", height=100)
+    c = st.columns(4)
+    users = c[0].number_input("Users", 1, 500, 8, key="x_users")
+    duration = c[1].number_input("Seconds per configuration", 1, 600, 10, key="x_duration")
+    rounds = c[2].number_input("Rounds (interleaved)", 1, 10, 2, key="x_rounds")
+    think = c[3].number_input("Think time (s)", 0.0, 10.0, 0.0, 0.1, key="x_think")
+    mix = c[0].radio("Mix", ["zipf", "uniform"], horizontal=True, key="x_mix")
+    zipf_s = c[1].number_input("Zipf exponent", 0.1, 3.0, 1.1, 0.1, key="x_zipf")
+    pool = c[2].number_input("Distinct questions", 10, 5000, 200, key="x_pool")
+    purge = c[3].toggle("Cold cache for each turn", True, key="x_purge")
+    if st.form_submit_button("Run experiment", type="primary"):
+        configs = [line.strip() for line in cfg_text.splitlines() if line.strip()]
+        try:
+            st.session_state["experiment_id"] = services.start_experiment(
+                configs, users=int(users), duration_s=float(duration), think_time_s=float(think), mix=mix,
+                zipf_s=float(zipf_s), pool=int(pool), rounds=int(rounds), purge_cache=purge)  # fmt: skip
+        except InvalidInput as exc:
+            st.session_state["exp_errors"] = {e["field"]: e["message"] for e in exc.errors}
+        st.rerun()
+
+
+@st.fragment(run_every=1)
+def progress(exp_id: str) -> None:
+    status = services.burst_view(exp_id)
+    rows = services.burst_timeline(exp_id)
+    with st.container(key="exp-tick"):
+        st.markdown(f"Experiment `{exp_id}` · **{status['state']}** · {len(rows)} s run · "
+                    f"updated {time.strftime('%H:%M:%S')}")  # fmt: skip
+    if status.get("error"):
+        st.error(status["error"])
+    if not status["finished"]:
+        if st.button("Cancel experiment", key="x_cancel"):
+            services.cancel_burst(exp_id)
+        if rows:
+            st.plotly_chart(charts.timeline_lines(rows, ["throughput", "p95_ms"], "Live: throughput and p95 (ms)",
+                                                  ""), key="x_live")  # fmt: skip
+        return
+    summary = status.get("summary")
+    if summary:
+        st.session_state["experiment_done"] = exp_id
+        st.rerun(scope="app")
+
+
+exp_id = st.session_state.get("experiment_id")
+if exp_id and st.session_state.get("experiment_done") != exp_id:
+    progress(exp_id)
+elif exp_id:
+    status = services.burst_view(exp_id)
+    summary = status.get("summary") or {}
+    st.subheader(f"Results — baseline **{summary.get('baseline', '?')}**")
+    if summary.get("emulated"):
+        st.info("Latency in this experiment was partly EMULATED (labelled in the report).", icon=":material/science:")
+    if summary.get("per_config"):
+        tables = services.experiment_rows(summary)
+        st.dataframe(tables["summary"], hide_index=True, key="x_summary")
+        st.markdown("**Ratios vs the baseline** (> 1 = better)")
+        st.dataframe(tables["ratios"], hide_index=True, key="x_ratios")
+        figs = services.experiment_figures(exp_id, summary)
+        a, b = st.columns(2)
+        for i, (name, fig) in enumerate(figs.items()):
+            (a if i % 2 == 0 else b).plotly_chart(fig, key=f"x_fig_{name}")
+        st.markdown("**Answer equivalence** (same question, same findings and summary?)")
+        eq = summary.get("equivalence", {})
+        st.dataframe([{"config": k, **{f: v for f, v in e.items() if f != "differences"}} for k, e in eq.items()],
+                     hide_index=True, key="x_equiv")  # fmt: skip
+        with st.expander("Per-node and per-phase times"):
+            st.dataframe(tables["nodes"], hide_index=True)
+            st.dataframe(tables["phases"], hide_index=True)
+        cols = st.columns(3)
+        for col, (name, data, mime) in zip(cols, services.report_files(summary), strict=False):
+            col.download_button(f"Download {name}", data, file_name=name, mime=mime, key=f"x_dl_{name}")
+    else:
+        st.warning(f"The experiment ended ({status['state']}) without results.")
+
+st.subheader("Past experiments")
+past = services.past_bursts("experiment")
+if past:
+    st.dataframe(past, hide_index=True, key="x_past")
+    pick = st.selectbox("Open", ["–", *[p["id"] for p in past]], key="x_pick")
+    if pick not in ("–", exp_id):
+        st.session_state["experiment_id"] = pick
+        st.session_state["experiment_done"] = None
+        st.rerun()

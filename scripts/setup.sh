@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up: the venv with the project and its dev tools; with --system also the Debian
+# packages the tests drive (prometheus, chromium). Re-runs are cheap: a stamp of pyproject.toml's
+# hash skips pip when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.researchops-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing researchops and its dependencies into .venv (first run takes a few minutes)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+if [ "${1:-}" = "--system" ]; then
+  missing=()
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # the Python Library Reference: the stdlib source indexes it beside the docstrings
+  pyref="python$("$PY" -c "import sys; print(f\"{sys.version_info[0]}.{sys.version_info[1]}\")")-doc"
+  [ -d "/usr/share/doc/${pyref%-doc}/html/library" ] || missing+=("$pyref")
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+  fi
+fi

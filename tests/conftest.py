@@ -1,0 +1,46 @@
+"""Shared fixtures: one search index per test session, a fresh data dir per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.config import EngineSettings, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+# The search indexes are rebuilt only when the corpus changes, so sharing them across tests (and
+# test sessions) is exactly the production behaviour, and keeps the suite fast.
+SHARED_INDEX = Path(os.environ.get("RESEARCHOPS_TEST_INDEX_DIR", REPO / ".data" / "test-index"))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def index_dir() -> Path:
+    SHARED_INDEX.mkdir(parents=True, exist_ok=True)
+    return SHARED_INDEX
+
+
+@pytest.fixture
+def settings(tmp_path: Path, index_dir: Path) -> Settings:
+    """Embedded defaults in a fresh data dir, sharing the session's search indexes."""
+    return Settings(data_dir=tmp_path / "data", index_dir=index_dir, metrics_port=None)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[object]:
+    """An engine on the test's loop with the optimized defaults and its own metrics registry."""
+    from core.engine import Engine
+    from core.factory import build_components
+    from core.metrics import Metrics
+
+    eng = await Engine.open(lambda: build_components(settings, metrics=Metrics()), EngineSettings())
+    try:
+        yield eng
+    finally:
+        await eng.aclose()

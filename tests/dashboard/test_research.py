@@ -1,0 +1,45 @@
+"""Research page: a question produces a cited answer; bad input shows the field's error beside it."""
+
+from __future__ import annotations
+
+from apphelpers import texts
+from streamlit.testing.v1 import AppTest
+
+QUESTION = "How do I run coroutines concurrently and wait for all of them?"
+
+
+def ask(at: AppTest, question: str, max_sources: int = 5) -> AppTest:
+    at.text_area(key="question").input(question)
+    at.number_input(key="max_sources").set_value(max_sources)
+    next(b for b in at.button if b.label == "Run research").click()
+    return at.run()
+
+
+def test_question_gives_a_cited_answer_with_findings_and_waterfall(app: AppTest) -> None:
+    ask(app, QUESTION)
+    assert not app.exception
+    answer = next(m.value for m in app.markdown if "(#finding-1)" in m.value)
+    assert "[\\[1\\]](#finding-1)" in answer  # the [1] citation links to finding 1
+    headings = [m.value for m in app.markdown if m.value.startswith("##### [")]
+    assert headings and headings[0].startswith("##### [1] ")
+    assert len(headings) <= 5
+    assert any("relevance" in c.value for c in app.caption)  # each finding shows location + relevance
+    assert app.session_state["last_result"].findings
+    assert app.session_state["session_questions"][0]["question"] == QUESTION
+
+
+def test_too_short_question_shows_the_field_error(app: AppTest) -> None:
+    ask(app, "short?")
+    errors = [e.value for e in app.error]
+    assert any("10 characters" in e for e in errors), errors
+    assert "last_result" not in app.session_state
+
+
+def test_unknown_source_choice_is_impossible_and_one_source_limits_findings(app: AppTest) -> None:
+    names = app.multiselect(key="sources").options
+    assert names, "the multiselect lists the engine's sources"
+    app.multiselect(key="sources").set_value([names[0]])
+    ask(app, QUESTION, max_sources=3)
+    result = app.session_state["last_result"]
+    assert {f.source for f in result.findings} <= {names[0]}
+    assert "Cache hits" in texts(app)

@@ -1,0 +1,80 @@
+"""Bursts in their own process: stored timeline and summary, cancellation, operator caps."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from core.errors import InvalidInput
+from core.load.bursts import BurstManager
+from core.load.spec import BurstSpec
+from tests.load.conftest import QUESTIONS
+
+
+def _wait_for(cond: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_burst_runs_in_another_process_and_stores_everything(manager: BurstManager) -> None:
+    burst_id = manager.start(BurstSpec(users=5, duration_s=2, think_time_s=0.01, questions=QUESTIONS,
+                                       mix="zipf:1.1", label="smoke"))
+    status = manager.wait(burst_id, 90)
+    assert status["state"] == "finished", status
+    assert status["pid"] != os.getpid()
+    timeline = manager.timeline(burst_id)
+    assert [e["t"] for e in timeline] == list(range(1, len(timeline) + 1))
+    assert len(timeline) == 3  # two seconds of load + the (partial) drain second
+    s = manager.summary(burst_id)
+    assert s is not None and s["state"] == "finished" and s["cancelled_run"] is False
+    assert s["completed"] > 0 and s["completed"] + s["errors"] + s["rejected"] == s["issued"]
+    assert sum(e["issued"] for e in timeline) == s["issued"]
+    assert s["settings_version"] >= 1 and s["settings"]["cache"] == "l1+l2"
+    assert manager.timeline(burst_id, since=2) == timeline[2:]
+    assert manager.spec(burst_id)["label"] == "smoke"
+    assert [b["id"] for b in manager.list()] == [burst_id]
+
+
+def test_cancel_stops_promptly_and_keeps_a_partial_summary(manager: BurstManager) -> None:
+    burst_id = manager.start(BurstSpec(users=5, duration_s=60, think_time_s=0.05, questions=QUESTIONS))
+    _wait_for(lambda: manager.timeline(burst_id), 90, "the first timeline entry")
+    pid = manager.status(burst_id)["pid"]
+    t0 = time.monotonic()
+    status = manager.cancel(burst_id, grace_s=10)
+    took = time.monotonic() - t0
+    assert status["state"] == "cancelled", status
+    assert took < 10  # handled SIGTERM itself: never needed the SIGKILL
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    s = manager.summary(burst_id)
+    assert s is not None and s["cancelled_run"] is True and s["stopped_early"] is True
+    assert s["completed"] + s["errors"] + s["rejected"] == s["issued"] and s["issued"] > 0
+    assert s["elapsed_s"] < 30
+
+
+def test_caps_are_enforced_before_any_process_starts(manager: BurstManager) -> None:
+    with pytest.raises(InvalidInput) as err:
+        manager.start(BurstSpec(users=51, duration_s=61))
+    fields = {e["field"]: e["message"] for e in err.value.errors}
+    assert "limit of 50" in fields["users"] and "max_users" in fields["users"]
+    assert "limit of 60" in fields["duration_s"]
+    with pytest.raises(InvalidInput, match=r"rate: 500/s is over the operator limit of 200/s"):
+        manager.start(BurstSpec(mode="open", rate=10, rate_steps=({"at_s": 1, "rate": 500},)))
+    with pytest.raises(InvalidInput, match="unknown setting|cache"):
+        manager.start(BurstSpec(overrides={"cache": "sometimes"}))
+    assert manager.list() == []
+
+
+def test_a_process_that_dies_is_reported_failed(manager: BurstManager, tmp_path: Path) -> None:
+    burst_id = manager.start(BurstSpec(users=1, duration_s=1, questions_file=str(tmp_path / "missing.txt")))
+    status = manager.wait(burst_id, 90)
+    assert status["state"] == "failed" and "missing.txt" in status["error"]

@@ -1,0 +1,26 @@
+"""The packages source: installed distributions' READMEs and package docstrings."""
+
+from __future__ import annotations
+
+from core.sources.indexed import IndexedSource
+
+
+async def test_pydantic_validation_question_finds_pydantic_docs(packages_source: IndexedSource) -> None:
+    hits = await packages_source.search("validate data against a model and report validation errors", 5)
+    assert hits
+    assert sum(h.location.startswith(("pydantic", "pypi:pydantic")) for h in hits) >= 3, [
+        h.location for h in hits
+    ]
+
+
+async def test_readmes_are_located_on_pypi(packages_source: IndexedSource) -> None:
+    locations = {c.location.split("#", 1)[0] for c in packages_source.index.chunks}
+    assert {"pypi:pydantic", "pypi:httpx", "pypi:redis"} <= locations
+    hits = await packages_source.search("retry with exponential backoff", 5)
+    assert any("tenacity" in h.location for h in hits)
+
+
+async def test_package_docstrings_have_public_titles(packages_source: IndexedSource) -> None:
+    titles = {c.location: c.title for c in packages_source.index.chunks}
+    assert titles["pydantic.main.BaseModel"] == "pydantic.BaseModel"
+    assert "cachetools.TTLCache" in titles.values()

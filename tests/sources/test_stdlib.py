@@ -1,0 +1,95 @@
+"""The stdlib source over the real standard library."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.sources.base import Hit, Source
+from core.sources.indexed import IndexedSource
+from core.sources.reference import default_reference_dir, read_reference
+
+
+def _locations(hits: list[Hit]) -> list[str]:
+    return [h.location for h in hits]
+
+
+def test_stdlib_is_a_source_with_a_version(stdlib_source: IndexedSource) -> None:
+    assert isinstance(stdlib_source, Source)
+    assert stdlib_source.name == "stdlib"
+    assert stdlib_source.doc_count > 5000
+    assert len(stdlib_source.version) == 12 and int(stdlib_source.version, 16) >= 0
+
+
+def test_submodule_functions_are_indexed_at_their_definition_under_their_public_title(
+    stdlib_source: IndexedSource,
+) -> None:
+    by_location = {c.location: c for c in stdlib_source.index.chunks}
+    assert by_location["asyncio.tasks.gather"].title == "asyncio.gather"
+    assert by_location["json.dumps"].title == "json.dumps"
+    assert "asyncio.taskgroups.TaskGroup" in by_location
+    assert any(loc.startswith("pydoc_data.topics.") for loc in by_location)
+
+
+def test_no_skipped_modules_are_indexed(stdlib_source: IndexedSource) -> None:
+    tops = {c.location.split(".", 1)[0] for c in stdlib_source.index.chunks}
+    assert not tops & {
+        "test",
+        "idlelib",
+        "tkinter",
+        "turtledemo",
+        "ensurepip",
+        "lib2to3",
+        "this",
+        "antigravity",
+    }
+
+
+async def test_gzip_question_finds_gzip_compress(stdlib_source: IndexedSource) -> None:
+    hits = await stdlib_source.search("How can I compress bytes with gzip?", 3)
+    assert "gzip.compress" in _locations(hits)
+
+
+async def test_argument_parsing_question_finds_argparse(stdlib_source: IndexedSource) -> None:
+    hits = await stdlib_source.search("parse command line arguments and options", 5)
+    assert any(loc.startswith(("argparse", "getopt", "optparse")) for loc in _locations(hits))
+
+
+async def test_json_question_finds_json_dumps(stdlib_source: IndexedSource) -> None:
+    hits = await stdlib_source.search("serialize a Python object to a JSON formatted string", 3)
+    assert any(loc.startswith("json.") for loc in _locations(hits))
+
+
+@pytest.mark.usefixtures("library_reference")
+async def test_concurrent_coroutines_question_finds_gather_or_taskgroup(stdlib_source: IndexedSource) -> None:
+    """Docstrings alone never say gather runs things "concurrently"; the reference does."""
+    hits = await stdlib_source.search("How do I run coroutines concurrently and wait for all of them?", 3)
+    assert any("gather" in loc or "TaskGroup" in loc for loc in _locations(hits)), _locations(hits)
+
+
+async def test_hits_are_best_first_and_plain_data(stdlib_source: IndexedSource) -> None:
+    hits = await stdlib_source.search("temporary directory that is removed automatically", 10)
+    assert hits and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert set(hits[0].to_dict()) == {"doc_id", "title", "location", "text", "score"}
+    assert len({h.doc_id for h in hits}) == len(hits)
+
+
+async def test_query_without_known_words_returns_nothing(stdlib_source: IndexedSource) -> None:
+    assert await stdlib_source.search("zzqx wvvy", 5) == []
+    assert await stdlib_source.search("the of and", 5) == []
+
+
+@pytest.mark.usefixtures("library_reference")
+def test_library_reference_is_read_per_documented_name() -> None:
+    reference = read_reference(default_reference_dir())
+    assert reference["asyncio.gather"].startswith("awaitable asyncio.gather(*aws")
+    assert "sequence concurrently" in reference["asyncio.gather"]
+    # A class's methods are their own entries, not part of the class text.
+    assert "create_task" in reference["asyncio.TaskGroup.create_task"]
+    assert "Create a task in this task group" not in reference["asyncio.TaskGroup"]
+
+
+@pytest.mark.usefixtures("library_reference")
+def test_reference_text_is_merged_into_the_api_document(stdlib_source: IndexedSource) -> None:
+    gather = " ".join(c.text for c in stdlib_source.index.chunks if c.location == "asyncio.tasks.gather")
+    assert "Return a future aggregating results" in gather  # docstring
+    assert "Run awaitable objects in the aws sequence concurrently" in gather  # reference

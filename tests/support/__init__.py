@@ -1,0 +1,1 @@
+"""Test support: private servers and fault-injecting components."""
