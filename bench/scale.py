@@ -234,7 +234,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="researchops-scale-"))
     try:
         print(
-            f"worker-pool throughput, CPU-bound (cache off, {args.runs} distinct questions, {os.cpu_count()} cores)"
+            f"worker-pool throughput, CPU-bound (cache off, {args.runs} distinct questions, "
+            f"{os.cpu_count()} cores)"
         )
         tp = throughput(args.runs, tmp)
         print(f"  speed-up 2 workers / 1 worker: {tp[2] / tp[1]:.2f}x (target >= 1.8x)")

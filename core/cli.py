@@ -15,6 +15,7 @@ from core.config import EngineSettings, Settings, parse_assignments, preset
 from core.errors import InvalidInput, Overloaded, ResearchOpsError
 
 EXIT_INPUT = 2
+DEFAULT_METRICS_PORT = 9464
 
 
 def _engine_settings(args: argparse.Namespace) -> EngineSettings:
@@ -100,6 +101,42 @@ def _flatten_stats(stats: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    import httpx
+
+    from core.metrics_text import prometheus_summary, summarize_exposition
+    from core.render import table
+
+    settings = Settings()
+    if args.prometheus:
+        from core.promclient import PromClient
+
+        if not settings.prometheus_url:
+            print("error: PROMETHEUS_URL is not set", file=sys.stderr)
+            return 1
+        summary = prometheus_summary(PromClient(settings.prometheus_url))
+        if not summary["ok"]:
+            print(summary["message"], file=sys.stderr)
+            return 1
+        origin = f"Prometheus at {settings.prometheus_url}"
+    else:
+        url = args.url or f"http://127.0.0.1:{settings.metrics_port or DEFAULT_METRICS_PORT}/metrics"
+        try:
+            text = httpx.get(url, timeout=2.0).raise_for_status().text
+        except httpx.HTTPError as exc:
+            print(f"no engine serves metrics at {url}: {exc}", file=sys.stderr)
+            return 1
+        summary, origin = summarize_exposition(text), url
+    print(f"metrics from {origin}")
+    print(table([{"status": k, "runs": v} for k, v in summary.get("runs", {}).items()]))
+    print(table([{"node": n, **v} for n, v in summary.get("nodes", {}).items()]))
+    print(table([{"level": k, "hit_rate": v} for k, v in summary.get("cache_hit_rate", {}).items()]))
+    extras = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    if extras:
+        print(table([extras]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="researchops", description="ResearchOps research workflow engine")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--node", help="purge only this node's entries (or 'result')")
     c.add_argument("--query", help="purge only the entries of this question")
     c.set_defaults(func=cmd_cache)
+
+    m = sub.add_parser("metrics", help="print the metrics of a running engine (or from Prometheus)")
+    m.add_argument("--url", help=f"a /metrics endpoint (default: http://127.0.0.1:{DEFAULT_METRICS_PORT}/metrics)")
+    m.add_argument("--prometheus", action="store_true", help="read from the Prometheus server at PROMETHEUS_URL")
+    m.set_defaults(func=cmd_metrics)
     return p
 
 

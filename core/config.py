@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     event_sample_rate: float = Field(0.05, ge=0, le=1)
     retention_max_runs: int | None = 100_000
     retention_max_age_s: float | None = 30 * 86400
+    checkpoints: bool = True
+    """LangGraph checkpoints per superstep (SQLite file, or PostgreSQL with ``DATABASE_URL``): runs
+    can be resumed after a crash, replayed and forked. A process setting: the checkpointer is a
+    connection opened at start-up, and durability is not an optimization mode to toggle live."""
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -13,6 +13,8 @@ the work to the engine's loop thread.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -43,6 +45,32 @@ from core.workflow.nodes import WorkflowDeps
 
 RESULT_NS = "result"
 MAX_RECORDS = 2_000
+DURABILITY = "async"
+"""LangGraph durability: a superstep's checkpoint is written while the next step runs (each
+finished task's writes are saved as it finishes), so a crash loses at most the step in flight."""
+
+
+def process_owner() -> str:
+    """``host:pid`` of this process; recorded in ``started`` events so recovery only claims runs
+    whose owner process is dead on the same host."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """How a run starts from a checkpoint instead of from its query (``core.durable``).
+
+    ``seed`` writes the run's first checkpoint (fork/replay; None = resume the thread as it is);
+    ``input`` is passed to the graph instead (a fork from the first node); ``started`` adds data
+    to the ``started`` event; ``start_seq`` > 0 continues an event log (recovery claimed it);
+    ``cacheable`` stores the result in the whole-result cache (only for unedited runs).
+    """
+
+    seed: Callable[[Any, dict[str, Any]], Awaitable[Any]] | None = None
+    input: dict[str, Any] | None = None
+    started: dict[str, Any] = field(default_factory=dict)
+    start_seq: int = 0
+    cacheable: bool = False
 
 
 @dataclass
@@ -61,6 +89,9 @@ class Components:
     events: Any | None = None
     """The ``EventWriter`` that appends run events to ``store`` in the background."""
     profiler: Any | None = None
+    checkpointer: Any | None = None
+    """A LangGraph checkpoint saver (``core.durable.open_checkpointer``); None: no checkpoints,
+    so no crash recovery, replay or fork."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -97,7 +128,20 @@ class Engine:
         engine = cls(await build(), settings)
         engine.loop = asyncio.get_running_loop()
         engine.c.metrics.set_settings_version(engine.settings.version)
+        if engine.c.checkpointer is not None and engine.c.store is not None:
+            # off the hot path: start-up does not wait for interrupted runs to be resumed
+            engine._track(asyncio.ensure_future(engine.recover()))
         return engine
+
+    async def recover(self) -> list[str]:
+        """Resume the runs a dead process on this host left ``running``; returns their ids."""
+        from core.durable import recover  # durable builds on the engine, not the reverse
+
+        return await recover(self)
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @classmethod
     def start_in_thread(
@@ -206,9 +250,25 @@ class Engine:
         return run_id
 
     def _spawn(self, query: ResearchQuery, run_id: str, settings: EngineSettings) -> None:
-        task = asyncio.ensure_future(self._run(query, run_id, settings=settings))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(asyncio.ensure_future(self._run(query, run_id, settings=settings)))
+
+    async def continue_run(
+        self,
+        query: ResearchQuery,
+        run_id: str,
+        settings: EngineSettings,
+        continuation: Continuation,
+        *,
+        raise_errors: bool = True,
+    ) -> RunRecord:
+        """Run ``run_id`` from a checkpoint (resume, replay, fork) under admission control, recorded
+        like any run. Callers: ``core.durable``."""
+        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
+            coro = self.continue_run(query, run_id, settings, continuation, raise_errors=raise_errors)
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+        return await self._run(
+            query, run_id, settings=settings, raise_errors=raise_errors, continuation=continuation
+        )
 
     def get_record(self, run_id: str) -> RunRecord:
         try:
@@ -252,6 +312,7 @@ class Engine:
         *,
         settings: EngineSettings | None = None,
         raise_errors: bool = False,
+        continuation: Continuation | None = None,
     ) -> RunRecord:
         """Run under admission control; the record is kept whatever happens.
 
@@ -269,7 +330,13 @@ class Engine:
                 record.status, record.started_at = RunStatus.RUNNING, utcnow()
                 started = time.perf_counter()
                 try:
-                    record.result = await self._execute(query, run_id, settings)
+                    profiler = self.c.profiler
+                    if profiler is not None and profiler.active:  # on demand only: one attribute read
+                        record.result = await profiler.run(
+                            lambda: self._execute(query, run_id, settings, continuation)
+                        )
+                    else:
+                        record.result = await self._execute(query, run_id, settings, continuation)
                     record.status = record.result.status
                 except asyncio.CancelledError:
                     record.status, record.error = RunStatus.ERROR, "cancelled"
@@ -311,33 +378,61 @@ class Engine:
                 model=self.c.agents.model_identity,
                 ttl_s=settings.node_ttl_s,
                 cache=self.c.graph_cache if use_cache else None,
+                checkpointer=self.c.checkpointer,
             )
             self._graphs[key] = graph
         return graph
 
-    async def _execute(self, query: ResearchQuery, run_id: str, settings: EngineSettings) -> ResearchResult:
+    async def _execute(
+        self,
+        query: ResearchQuery,
+        run_id: str,
+        settings: EngineSettings,
+        continuation: Continuation | None = None,
+    ) -> ResearchResult:
         names = list(query.domains or self.c.sources)
         versions = [(n, self.c.sources[n].version) for n in names]
         model = self.c.agents.model_identity
         ctx = RunContext(run_id=run_id, settings=settings, query_tag=question_tag(query.question))
         token = current_run.set(ctx)
-        log = EventBuilder(run_id) if self.c.events is not None else None
-        if log is not None:
-            self.c.events.put([log.started(query, settings.version, settings.modes())])
+        cont = continuation
+        log = EventBuilder(run_id, cont.start_seq if cont else 0) if self.c.events is not None else None
+        if log is not None and not (cont and cont.start_seq):  # a claimed run's log has its start
+            started = log.started(query, settings.version, settings.modes())
+            data = {**started.data, "owner": process_owner(), **(cont.started if cont else {})}
+            self.c.events.put([started.model_copy(update={"data": data})])
         result: ResearchResult | None = None
+        logged = 0  # ctx.events already handed to the writer
         try:
             cache_on = settings.cache != "off" and self.c.cache is not None
             key = result_key(query.question, query.max_sources, versions, model) if cache_on else ""
-            if cache_on:
+            if cache_on and cont is None:
                 with ctx.span("cache"):
                     cached, level = await self.c.cache.get(RESULT_NS, key, levels=settings.cache)
                 if cached is not None:
                     result = self._from_cache(cached, query, ctx, settings, level)
                     self._observe(ctx, result)
                     return result
-            state = await self._graph(settings).ainvoke({"query": query.model_dump(mode="json")})
+            graph = self._graph(settings)
+            state: dict[str, Any] = {}
+            graph_input: dict[str, Any] | None = {"query": query.model_dump(mode="json")}
+            kwargs: dict[str, Any] = {}
+            if self.c.checkpointer is not None:
+                # one checkpoint thread per run: resume, replay and fork address it by run id
+                kwargs = {
+                    "config": {"configurable": {"thread_id": run_id}},
+                    "durability": DURABILITY,
+                }
+                if cont is not None:
+                    if cont.seed is not None:
+                        await cont.seed(graph, kwargs["config"])
+                    graph_input = cont.input
+            async for state in graph.astream(graph_input, stream_mode="values", **kwargs):
+                # hand each superstep's events over as it ends: a crashed run keeps its timeline
+                if log is not None and len(ctx.events) > logged:
+                    logged = self._log_events(log, ctx, None, logged)
             result = self._result(query, state, ctx, settings, model)
-            if cache_on and result.status == RunStatus.OK:
+            if cache_on and result.status == RunStatus.OK and (cont is None or cont.cacheable):
                 with ctx.span("cache"):
                     await self.c.cache.set(
                         RESULT_NS,
@@ -359,15 +454,22 @@ class Engine:
         finally:
             current_run.reset(token)
             if log is not None:
-                self._log_events(log, ctx, result)
+                self._log_events(log, ctx, result, logged, final=True)
 
-    def _log_events(self, log: Any, ctx: RunContext, result: ResearchResult | None) -> None:
-        events = [log.emit(kind, **data) for kind, data in ctx.events]
-        for node in sorted(ctx.cache_hits):
-            events.append(log.emit("node_finished", node=node, duration_s=0.0, cache_hit=True))
-        if result is not None:
-            events.append(log.completed(result))
+    def _log_events(
+        self, log: Any, ctx: RunContext, result: ResearchResult | None, start: int, *, final: bool = False
+    ) -> int:
+        """Queue ``ctx.events[start:]`` (and, when ``final``, cache hits and the outcome); returns
+        how many of ``ctx.events`` are now queued."""
+        end = len(ctx.events)
+        events = [log.emit(kind, **data) for kind, data in ctx.events[start:end]]
+        if final:
+            for node in sorted(ctx.cache_hits):
+                events.append(log.emit("node_finished", node=node, duration_s=0.0, cache_hit=True))
+            if result is not None:
+                events.append(log.completed(result))
         self.c.events.put(events)
+        return end
 
     def _from_cache(
         self, cached: Any, query: ResearchQuery, ctx: RunContext, settings: EngineSettings, level: str | None

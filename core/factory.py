@@ -19,6 +19,7 @@ from core.config import Settings
 from core.engine import Components
 from core.llm import Agents
 from core.metrics import Metrics
+from core.profiling import Profiler
 from core.runctx import current_run
 from core.sources.registry import build_sources
 from core.store import EventPolicy, Retention, open_store
@@ -69,6 +70,7 @@ async def build_components(
         graph_cache=LangGraphCache(tiered, levels_fn=_levels),
     )
     components.closers.append(tiered.close)
+    components.profiler = Profiler()
     if with_store:
         store = open_store(settings.database_url, settings.data_dir)
         await store.open()

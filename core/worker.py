@@ -104,7 +104,7 @@ class ResearchBroker(RedisStreamBroker):
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         async with Redis(connection_pool=self.connection_pool) as conn:
             while True:
-                fetched = await conn.xreadgroup(
+                fetched: Any = await conn.xreadgroup(
                     self.consumer_group_name,
                     self.consumer_name,
                     {self.queue_name: ">"},
@@ -115,7 +115,7 @@ class ResearchBroker(RedisStreamBroker):
                     for msg_id, msg in messages:
                         yield self._deliver(stream, msg_id, msg[b"data"])
                 # XAUTOCLAIM is atomic: two workers never take the same stale message.
-                claimed = await conn.xautoclaim(
+                claimed: Any = await conn.xautoclaim(
                     self.queue_name,
                     self.consumer_group_name,
                     self.consumer_name,
@@ -131,7 +131,7 @@ class ResearchBroker(RedisStreamBroker):
         """Keep this worker's in-flight messages from looking idle (runs until cancelled)."""
         while True:
             await asyncio.sleep(self.idle_timeout_s / 3)
-            ids = list(self.inflight)
+            ids: list[Any] = list(self.inflight)
             if ids:
                 async with Redis(connection_pool=self.connection_pool) as conn:
                     await conn.xclaim(
@@ -380,9 +380,8 @@ class WorkerPool:
         await self.start()
         parsed = parse_query(query)
         run_id = run_id or new_id()
-        task = await AsyncKicker(task_name=TASK_NAME, broker=self.broker, labels={}).kiq(
-            parsed.model_dump(mode="json"), run_id
-        )
+        kicker: Any = AsyncKicker(task_name=TASK_NAME, broker=self.broker, labels={})
+        task = await kicker.kiq(parsed.model_dump(mode="json"), run_id)
         outcome = await task.wait_result(check_interval=self.poll_interval_s, timeout=self.timeout_s)
         if outcome.is_err:
             raise ResearchOpsError(f"worker task failed: {outcome.error!r}")

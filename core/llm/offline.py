@@ -75,7 +75,10 @@ def _prompt_and_text(messages: list[ModelMessage], info: AgentInfo) -> tuple[str
             continue
         for part in message.parts:
             if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                prompt = prompt if prompt is not None else part.content
+                # Pydantic AI may add its own user part before ours (e.g. a notice when retrieved
+                # text looks like a <system> frame); the task is the part that is a JSON object.
+                if prompt is None and part.content.lstrip().startswith("{"):
+                    prompt = part.content
                 texts.append(part.content)
             elif isinstance(part, RetryPromptPart):
                 texts.append(part.model_response())

@@ -74,7 +74,8 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
         writer.submit(lambda: (timeline_fh.write(line), timeline_fh.flush()))
 
     try:
-        workload = await asyncio.to_thread(spec.workload, engine.c.sources if engine else None, settings.data_dir)
+        workload = await asyncio.to_thread(spec.workload, engine.c.sources if engine else None,
+                                         settings.data_dir, settings.resolved_index_dir)
         engine_settings = spec.engine_settings()
         status.update(state="running", running_at=time.time(), settings_version=engine_settings.version,
                       workload=workload.describe())

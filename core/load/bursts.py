@@ -60,7 +60,10 @@ class BurstManager:
         >>> # burst_id = manager.start(BurstSpec(users=10, duration_s=5))
         """
         self.caps.check(spec)
-        spec.engine_settings()  # a bad override fails here, in the caller, with a clear message
+        # bad overrides, question files and mixes fail here, in the caller, with a clear message
+        spec.engine_settings()
+        if spec.questions or spec.questions_file:
+            spec.workload(None, self.process_settings.data_dir)
         return self._spawn("burst", {"spec": spec.model_dump(mode="json")}, spec.label)
 
     def start_experiment(self, spec: Any, report_dir: Path | None = None) -> str:

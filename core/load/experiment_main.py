@@ -49,7 +49,8 @@ async def run_experiment_job(job: dict[str, Any], folder: Path, term_early: Call
         writer.submit(lambda: (fh.write(line), fh.flush()))
 
     try:
-        workload = await asyncio.to_thread(spec.load.workload, engine.c.sources, settings.data_dir)
+        workload = await asyncio.to_thread(spec.load.workload, engine.c.sources, settings.data_dir,
+                                         settings.resolved_index_dir)
         status.update(state="running", running_at=time.time(), workload=workload.describe())
         await asyncio.to_thread(write_json, folder / "status.json", status)
         result = await run_experiment(engine, spec, workload, on_tick=on_tick, stop=stop)

@@ -61,7 +61,7 @@ class BurstSpec(LoadShape):
             changes["model_latency"] = self.model_latency
         return base.updated(**changes) if changes else base
 
-    def workload(self, sources: dict[str, Any] | None, data_dir: Path) -> Workload:
+    def workload(self, sources: dict[str, Any] | None, data_dir: Path, index_dir: Path | None = None) -> Workload:
         """The seeded workload (blocking: may read a file or generate the corpus pool)."""
         if self.questions:
             pool = parse_questions("\n".join(self.questions), csv_format=False)
@@ -72,7 +72,7 @@ class BurstSpec(LoadShape):
             if sources is None:
                 from core.load.workload import open_corpus_pool
 
-                pool = open_corpus_pool(data_dir)
+                pool = open_corpus_pool(data_dir, index_dir)
             else:
                 pool = corpus_pool(sources, data_dir)
             name = "corpus"

@@ -294,10 +294,12 @@ def corpus_pool(sources: Mapping[str, Any], data_dir: Path, names: Sequence[str]
     return pool
 
 
-def open_corpus_pool(data_dir: Path) -> list[str]:
-    """The built-in pool without an engine: opens the stdlib and packages indexes (blocking)."""
+def open_corpus_pool(data_dir: Path, index_dir: Path | None = None) -> list[str]:
+    """The built-in pool without an engine: opens the stdlib and packages indexes from ``index_dir``
+    (default ``data_dir``), building them if needed (blocking)."""
     from core.sources.packages import open_packages_sync
     from core.sources.stdlib import open_stdlib_sync
 
-    sources = {"stdlib": open_stdlib_sync(data_dir), "packages": open_packages_sync(data_dir)}
+    where = index_dir or data_dir
+    sources = {"stdlib": open_stdlib_sync(where), "packages": open_packages_sync(where)}
     return corpus_pool(sources, data_dir)

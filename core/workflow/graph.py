@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.cache.base import BaseCache
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import CachePolicy, Send
 
@@ -94,9 +95,16 @@ def node_keys(model: str) -> dict[str, Any]:
 
 
 def build_graph(
-    deps: WorkflowDeps, *, execution: str, model: str, ttl_s: int, cache: BaseCache[Any] | None
+    deps: WorkflowDeps,
+    *,
+    execution: str,
+    model: str,
+    ttl_s: int,
+    cache: BaseCache[Any] | None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> Any:
-    """Compile the research graph. ``cache=None`` disables the per-node cache."""
+    """Compile the research graph. ``cache=None`` disables the per-node cache; ``checkpointer``
+    saves a checkpoint per superstep (resume, replay, fork; see ``core.durable``)."""
     keys = node_keys(model)
 
     def policy(name: str) -> CachePolicy[Any]:
@@ -140,4 +148,4 @@ def build_graph(
     g.add_edge("search_sources", "analyze_findings")
     g.add_edge("analyze_findings", "generate_summary")
     g.add_edge("generate_summary", END)
-    return g.compile(cache=cache, name=f"research-{execution}")
+    return g.compile(cache=cache, checkpointer=checkpointer, name=f"research-{execution}")

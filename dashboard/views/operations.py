@@ -26,7 +26,12 @@ for field, message in st.session_state.pop("ops_errors", {}).items():
 
 
 def apply(**changes: Any) -> None:
-    """Apply a change and report the new version on the next run."""
+    """Apply a change and report the new version on the next run.
+
+    The form widgets' own state is dropped afterwards, so they show the new settings (a preset
+    changes fields the form did not touch)."""
+    for key in [k for k in st.session_state if str(k).startswith(("m_", "e_"))]:
+        del st.session_state[key]
     if not changes:
         st.session_state["ops_notice"] = f"No change: still v{services.current_settings().version}."
         return

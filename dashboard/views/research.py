@@ -34,7 +34,7 @@ with st.form("ask"):
     submitted = st.form_submit_button("Run research", type="primary")
 
 if submitted:
-    st.session_state["research_errors"] = {}
+    had_errors = bool(st.session_state.pop("research_errors", None))
     try:
         with st.spinner("Researching…"):
             result = services.ask(question, sources=chosen, max_sources=int(max_sources))
@@ -49,6 +49,8 @@ if submitted:
         history.insert(0, {"question": result.question, "status": result.status.value,
                            "findings": len(result.findings), "ms": round(result.processing_time_s * 1000, 1),
                            "cached": result.cached})  # fmt: skip
+        if had_errors:  # the stale field errors were drawn above; draw the page again without them
+            st.rerun()
 
 result = st.session_state.get("last_result")
 if result is not None:

@@ -75,12 +75,26 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()  # type: ignore[attr-defined]
+    if rep.when == "call":
+        item.stash[FAILED] = rep.failed
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: object, server: str) -> Iterator[object]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+def page(browser: object, server: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser session (a tall viewport: Streamlit scrolls inside, so screenshots show the viewport)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2200})  # type: ignore[attr-defined]
     pg = ctx.new_page()
     pg.set_default_timeout(90_000)
     yield pg
+    if request.node.stash.get(FAILED, False):
+        shot(pg, f"FAILED-{request.node.name}")
     ctx.close()
 
 

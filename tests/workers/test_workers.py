@@ -27,6 +27,18 @@ async def _seed(url: str, settings: EngineSettings) -> SettingsSync:
     return sync
 
 
+async def _pending_owners(url: str) -> list[str]:
+    """The consumers (worker ids) holding unacknowledged run messages, oldest first."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        if not await client.exists(QUEUE):
+            return []
+        rows = await client.xpending_range(QUEUE, GROUP, min="-", max="+", count=10)
+        return [row["consumer"].decode() for row in rows]
+    finally:
+        await client.aclose()
+
+
 async def _pending_owner(url: str) -> str | None:
     """The consumer (worker id) holding the oldest unacknowledged run message, if any."""
     client = aioredis.Redis.from_url(url)
@@ -37,6 +49,10 @@ async def _pending_owner(url: str) -> str | None:
         return rows[0]["consumer"].decode() if rows else None
     finally:
         await client.aclose()
+
+
+async def _has_two_pending(url: str) -> bool:
+    return len(await _pending_owners(url)) == 2
 
 
 async def _until(coro_fn: Any, timeout_s: float = 60.0) -> Any:
@@ -93,7 +109,8 @@ async def test_sigterm_finishes_in_flight_runs_then_exits(redis_server: Any, sta
     w.wait_ready()
     async with WorkerPool(redis_server.url, timeout_s=120) as pool:
         jobs = [asyncio.create_task(pool.run_job(f"{QUESTION} term {i}?")) for i in range(2)]
-        await _until(lambda: _pending_owner(redis_server.url))
+        # both delivered (a message not yet taken simply stays queued for other workers)
+        await _until(lambda: _has_two_pending(redis_server.url))
         w.signal(signal.SIGTERM)
         done = await asyncio.gather(*jobs)
     assert [j.worker_id for j in done] == ["graceful", "graceful"]
