@@ -427,10 +427,13 @@ class Engine:
                     if cont.seed is not None:
                         await cont.seed(graph, kwargs["config"])
                     graph_input = cont.input
-            async for state in graph.astream(graph_input, stream_mode="values", **kwargs):
+            async for chunk in graph.astream(graph_input, stream_mode="values", **kwargs):
+                state = chunk  # the last chunk is the final state (as ainvoke returns it)
                 # hand each superstep's events over as it ends: a crashed run keeps its timeline
                 if log is not None and len(ctx.events) > logged:
                     logged = self._log_events(log, ctx, None, logged)
+            if cont is not None and not state:  # resumed a thread that had already finished
+                state = dict((await graph.aget_state(kwargs["config"])).values)
             result = self._result(query, state, ctx, settings, model)
             if cache_on and result.status == RunStatus.OK and (cont is None or cont.cacheable):
                 with ctx.span("cache"):

@@ -83,6 +83,12 @@ async def build_components(
         writer.start()
         components.store, components.events = store, writer
         components.closers += [store.close, writer.close]  # closed in reverse: writer flushes first
+        if settings.checkpoints:
+            from core.durable import open_checkpointer  # durable builds on the engine module
+
+            checkpointer = await open_checkpointer(settings)
+            components.checkpointer = checkpointer.saver
+            components.closers.append(checkpointer.close)  # closed first: after in-flight runs end
     if settings.metrics_port is not None:
         port = await asyncio.to_thread(metrics.serve, settings.metrics_port)
         say(f"metrics at http://127.0.0.1:{port}/metrics")

@@ -43,6 +43,12 @@ def engine() -> Engine:
     return Engine.start_in_thread(lambda: build_components(s, progress=log.info))
 
 
+def clock(now: float | None = None) -> str:
+    """Wall time with milliseconds, shown in live panels (and read by bench/ui.py to time refreshes)."""
+    now = time.time() if now is None else now
+    return time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+
+
 # ---- research ----------------------------------------------------------------------------------
 def source_names() -> list[str]:
     return [s["name"] for s in engine().sources_info()]

@@ -5,8 +5,6 @@ The live panel is a 1 s fragment that only reads the timeline the burst process 
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from core.errors import InvalidInput
@@ -45,8 +43,7 @@ def live(burst_id: str) -> None:
     rows = services.burst_timeline(burst_id)
     with st.container(key="load-tick"):
         st.markdown(f"Burst `{burst_id}` · **{status['state']}** · {len(rows)} s of timeline · "
-                    f"updated {time.strftime('%H:%M:%S')}<span style='display:none'>{time.time():.3f}</span>",
-                    unsafe_allow_html=True)  # fmt: skip
+                    f"updated {services.clock()}")  # fmt: skip
     if status.get("emulated"):
         st.info("This burst runs with EMULATED latency profiles.", icon=":material/science:")
     if status.get("error"):

@@ -28,10 +28,8 @@ for field, message in st.session_state.pop("ops_errors", {}).items():
 def apply(**changes: Any) -> None:
     """Apply a change and report the new version on the next run.
 
-    The form widgets' own state is dropped afterwards, so they show the new settings (a preset
-    changes fields the form did not touch)."""
-    for key in [k for k in st.session_state if str(k).startswith(("m_", "e_"))]:
-        del st.session_state[key]
+    The form widgets are keyed by settings version (``wkey``), so after a change they are new
+    widgets showing the new settings (a preset changes fields the form did not touch)."""
     if not changes:
         st.session_state["ops_notice"] = f"No change: still v{services.current_settings().version}."
         return
@@ -53,6 +51,11 @@ if p2.button("Optimized preset", key="preset_optimized", type="primary"):
     st.rerun()
 
 
+def wkey(name: str) -> str:
+    """A widget key tied to the settings version shown (stale browser-side values cannot come back)."""
+    return f"{name}_v{cur.version}"
+
+
 def _index(options: tuple[str, ...], value: str) -> int:
     return options.index(value) if value in options else 0
 
@@ -63,20 +66,20 @@ with st.form("modes"):
     opts = {name: get_args(t) for name, t in [("cache", CacheMode), ("codec", CodecName),
             ("validation", ValidationMode), ("execution", ExecutionMode), ("state_handling", StateHandling)]}  # fmt: skip
     values: dict[str, Any] = {
-        "cache": c[0].selectbox("Cache", opts["cache"], _index(opts["cache"], cur.cache), key="m_cache"),
-        "codec": c[1].selectbox("Codec", opts["codec"], _index(opts["codec"], cur.codec), key="m_codec"),
+        "cache": c[0].selectbox("Cache", opts["cache"], _index(opts["cache"], cur.cache), key=wkey("m_cache")),
+        "codec": c[1].selectbox("Codec", opts["codec"], _index(opts["codec"], cur.codec), key=wkey("m_codec")),
         "validation": c[2].selectbox("Validation", opts["validation"],
-                                     _index(opts["validation"], cur.validation), key="m_validation"),
+                                     _index(opts["validation"], cur.validation), key=wkey("m_validation")),
         "execution": c[0].selectbox("Execution", opts["execution"],
-                                    _index(opts["execution"], cur.execution), key="m_execution"),
+                                    _index(opts["execution"], cur.execution), key=wkey("m_execution")),
         "state_handling": c[1].selectbox("State handling", opts["state_handling"],
-                                         _index(opts["state_handling"], cur.state_handling), key="m_state"),
-        "lazy_validation": c[2].toggle("Lazy validation", cur.lazy_validation, key="m_lazy"),
+                                         _index(opts["state_handling"], cur.state_handling), key=wkey("m_state")),
+        "lazy_validation": c[2].toggle("Lazy validation", cur.lazy_validation, key=wkey("m_lazy")),
         "max_concurrent": c[0].number_input("Max concurrent workflows", 1, 100_000, cur.max_concurrent,
-                                            key="m_max_concurrent"),
-        "queue_limit": c[1].number_input("Queue limit", 0, 1_000_000, cur.queue_limit, key="m_queue"),
-        "result_ttl_s": c[2].number_input("Result TTL (s)", 1, 30 * 86_400, cur.result_ttl_s, key="m_rttl"),
-        "node_ttl_s": c[2].number_input("Node TTL (s)", 1, 30 * 86_400, cur.node_ttl_s, key="m_nttl"),
+                                            key=wkey("m_max_concurrent")),
+        "queue_limit": c[1].number_input("Queue limit", 0, 1_000_000, cur.queue_limit, key=wkey("m_queue")),
+        "result_ttl_s": c[2].number_input("Result TTL (s)", 1, 30 * 86_400, cur.result_ttl_s, key=wkey("m_rttl")),
+        "node_ttl_s": c[2].number_input("Node TTL (s)", 1, 30 * 86_400, cur.node_ttl_s, key=wkey("m_nttl")),
     }  # fmt: skip
     if st.form_submit_button("Apply modes", type="primary"):
         apply(**services.mode_changes(values))
@@ -93,11 +96,11 @@ with st.form("emulation"):
         prof = getattr(cur, field)
         with col:
             st.markdown(f"**{label}** (EMULATED)")
-            on = st.toggle(f"Emulate {label.lower()} latency", prof is not None, key=f"e_{field}_on")
-            med = st.number_input("Median (ms)", 0.0, 60_000.0, prof.median_ms if prof else 300.0, key=f"e_{field}_med")
-            sig = st.number_input("Sigma (tail)", 0.0, 3.0, prof.sigma if prof else 0.5, 0.1, key=f"e_{field}_sig")
+            on = st.toggle(f"Emulate {label.lower()} latency", prof is not None, key=wkey(f"e_{field}_on"))
+            med = st.number_input("Median (ms)", 0.0, 60_000.0, prof.median_ms if prof else 300.0, key=wkey(f"e_{field}_med"))
+            sig = st.number_input("Sigma (tail)", 0.0, 3.0, prof.sigma if prof else 0.5, 0.1, key=wkey(f"e_{field}_sig"))
             fail = st.number_input("Failure rate", 0.0, 1.0, prof.failure_rate if prof else 0.0, 0.01,
-                                   key=f"e_{field}_fail")  # fmt: skip
+                                   key=wkey(f"e_{field}_fail"))  # fmt: skip
             profiles[field] = services.latency_profile(on, med, sig, fail)
     if st.form_submit_button("Apply emulation"):
         cur_dump = cur.model_dump()

@@ -17,6 +17,11 @@ def page(at: AppTest, name: str) -> AppTest:
     return at
 
 
+def wkey(name: str) -> str:
+    """Operations form widgets are keyed by the settings version they show."""
+    return f"{name}_v{services.current_settings().version}"
+
+
 def click(at: AppTest, label: str) -> AppTest:
     next(b for b in at.button if b.label == label).click()
     return at.run()
@@ -29,7 +34,7 @@ def test_preset_and_mode_changes_bump_the_version_and_log_it(operator: AppTest) 
     assert services.current_settings().version == before + 1
     assert services.current_settings().cache == "off"
     assert f"now running settings **v{before + 1}** (naive)" in texts(operator)
-    operator.selectbox(key="m_cache").set_value("l1")
+    operator.selectbox(key=wkey("m_cache")).set_value("l1")
     click(operator, "Apply modes")
     now = services.current_settings()
     assert now.version == before + 2 and now.cache == "l1" and now.preset is None
@@ -42,12 +47,12 @@ def test_preset_and_mode_changes_bump_the_version_and_log_it(operator: AppTest) 
 
 def test_emulation_is_labelled_and_switches_off(operator: AppTest) -> None:
     page(operator, "operations")
-    operator.toggle(key="e_model_latency_on").set_value(True)
-    operator.number_input(key="e_model_latency_med").set_value(5.0)
+    operator.toggle(key=wkey("e_model_latency_on")).set_value(True)
+    operator.number_input(key=wkey("e_model_latency_med")).set_value(5.0)
     click(operator, "Apply emulation")
     assert services.current_settings().model_latency is not None
     assert "EMULATED latency is on" in texts(operator)
-    operator.toggle(key="e_model_latency_on").set_value(False)
+    operator.toggle(key=wkey("e_model_latency_on")).set_value(False)
     click(operator, "Apply emulation")
     assert services.current_settings().model_latency is None
 
