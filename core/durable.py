@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import socket
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psutil
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from core.codecs import LangGraphSerde, get_codec
 from core.config import EngineSettings, Settings
@@ -51,7 +53,13 @@ PREDECESSOR = {
     "generate_summary": "analyze_findings",
 }
 """The node whose writes lead to each node: a fork seeds its thread ``as_node`` the predecessor."""
-_STATE = TypeAdapter(ResearchState)
+
+
+@functools.cache
+def _state_model() -> type[BaseModel]:
+    # pydantic refuses typing.TypedDict on 3.11; a model over the same hints checks edits instead
+    hints = typing.get_type_hints(ResearchState)
+    return create_model("StateEdits", **{k: (v | None, None) for k, v in hints.items()})  # type: ignore[call-overload]
 
 
 # ---- serde and checkpointer -----------------------------------------------------------------
@@ -369,7 +377,7 @@ def check_edits(engine: Engine, edits: dict[str, Any]) -> dict[str, Any]:
     if "query" in out:
         out["query"] = engine.parse_query(out["query"]).model_dump(mode="json")
     try:
-        _STATE.validate_python(out)
+        _state_model().model_validate(out)
     except ValidationError as exc:
         raise InvalidInput.from_validation_error(exc) from None
     return out

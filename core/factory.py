@@ -43,8 +43,10 @@ async def build_components(
     progress: Progress | None = None,
     metrics: Metrics | None = None,
     with_store: bool = True,
+    schema: str = "public",
 ) -> Components:
-    """Open sources (building indexes off the loop when needed), agents, cache tiers, store."""
+    """Open sources (building indexes off the loop when needed), agents, cache tiers, store and
+    checkpointer. ``schema``: the PostgreSQL schema of the run store and checkpoints."""
     say = progress or (lambda _m: None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     say("opening sources (the first start builds the search indexes; later starts load them)")
@@ -72,7 +74,7 @@ async def build_components(
     components.closers.append(tiered.close)
     components.profiler = Profiler()
     if with_store:
-        store = open_store(settings.database_url, settings.data_dir)
+        store = open_store(settings.database_url, settings.data_dir, schema=schema)
         await store.open()
         await Retention(max_age_s=settings.retention_max_age_s, max_runs=settings.retention_max_runs).apply(
             store
@@ -86,7 +88,7 @@ async def build_components(
         if settings.checkpoints:
             from core.durable import open_checkpointer  # durable builds on the engine module
 
-            checkpointer = await open_checkpointer(settings)
+            checkpointer = await open_checkpointer(settings, schema=None if schema == "public" else schema)
             components.checkpointer = checkpointer.saver
             components.closers.append(checkpointer.close)  # closed first: after in-flight runs end
     if settings.metrics_port is not None:
