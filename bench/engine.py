@@ -77,15 +77,23 @@ async def main(quick: bool) -> None:
         tp1, _ = await throughput(engine, qs[n : 2 * n], 1)
         tp100, lat = await throughput(engine, qs[2 * n : 3 * n], 100)
         print(row("throughput, 1 concurrent query (queries/s)", f"{tp1:.1f}"))
-        print(row("throughput, 100 concurrent queries (queries/s)", f"{tp100:.1f}",
-                  "CPU-bound: ~1/CPU-per-q"))
-        print(row("  p50 / p99 latency at 100 concurrent (ms)", f"{pct(lat, 50) * 1000:.0f} / {pct(lat, 99) * 1000:.0f}"))
+        print(
+            row("throughput, 100 concurrent queries (queries/s)", f"{tp100:.1f}", "CPU-bound: ~1/CPU-per-q")
+        )
+        print(
+            row(
+                "  p50 / p99 latency at 100 concurrent (ms)",
+                f"{pct(lat, 50) * 1000:.0f} / {pct(lat, 99) * 1000:.0f}",
+            )
+        )
 
         # Emulated latency (labelled): constant latencies make the critical path exact:
         # three sequential model calls plus one (parallel) source round.
-        emulated = uncached.updated(model_latency=LatencyProfile(median_ms=MODEL_MS, sigma=0),
-                                    source_latency=LatencyProfile(median_ms=SOURCE_MS, sigma=0),
-                                    max_concurrent=1000)
+        emulated = uncached.updated(
+            model_latency=LatencyProfile(median_ms=MODEL_MS, sigma=0),
+            source_latency=LatencyProfile(median_ms=SOURCE_MS, sigma=0),
+            max_concurrent=1000,
+        )
         engine.update_settings(**emulated.modes())
         critical = (3 * MODEL_MS + SOURCE_MS) / 1000
         print(row("EMULATED: critical path 3x300 ms model + 100 ms source (ms)", f"{critical * 1000:.0f}"))
@@ -96,9 +104,14 @@ async def main(quick: bool) -> None:
             p50 = pct(lat, 50)
             overhead = (p50 - critical) / critical * 100
             load = conc / critical * cpu / 1000
-            print(row(f"EMULATED: p50 at {conc} concurrent, CPU load {load:.2f} core (ms)",
-                      f"{p50 * 1000:.0f} (+{overhead:.1f}%)", "overhead < 10%",
-                      "ok" if overhead < 10 else "MISSED (CPU-bound)" if load > 0.8 else "MISSED"))
+            print(
+                row(
+                    f"EMULATED: p50 at {conc} concurrent, CPU load {load:.2f} core (ms)",
+                    f"{p50 * 1000:.0f} (+{overhead:.1f}%)",
+                    "overhead < 10%",
+                    "ok" if overhead < 10 else "MISSED (CPU-bound)" if load > 0.8 else "MISSED",
+                )
+            )
         await engine.aclose()
 
 

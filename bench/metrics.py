@@ -28,10 +28,14 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
         uncached = EngineSettings().updated(cache="off")
-        on = await Engine.open(lambda: build_components(bench_settings(tmp / "on"), metrics=Metrics(),
-                                                        with_store=False), uncached)
-        off = await Engine.open(lambda: build_components(bench_settings(tmp / "off"), metrics=NullMetrics(),
-                                                         with_store=False), uncached)
+        on = await Engine.open(
+            lambda: build_components(bench_settings(tmp / "on"), metrics=Metrics(), with_store=False),
+            uncached,
+        )
+        off = await Engine.open(
+            lambda: build_components(bench_settings(tmp / "off"), metrics=NullMetrics(), with_store=False),
+            uncached,
+        )
         on._bench_data_dir = tmp / "on"  # type: ignore[attr-defined]
         qs = await questions(on, PER_ROUND)
         for e in (on, off):
@@ -52,20 +56,33 @@ async def main() -> None:
 
         metrics = Metrics(nodes=["parse_query", "search_sources", "analyze_findings", "generate_summary"])
         for i in range(10_000):
-            metrics.observe_run("ok", 0.01 + i % 97 / 1000, {"llm": 0.006, "graph": 0.004},
-                                [("parse_query", 0.002), ("search_sources", 0.001),
-                                 ("analyze_findings", 0.004), ("generate_summary", 0.003)], 1)
+            metrics.observe_run(
+                "ok",
+                0.01 + i % 97 / 1000,
+                {"llm": 0.006, "graph": 0.004},
+                [
+                    ("parse_query", 0.002),
+                    ("search_sources", 0.001),
+                    ("analyze_findings", 0.004),
+                    ("generate_summary", 0.003),
+                ],
+                1,
+            )
         times = []
         for _ in range(30):
             t0 = time.perf_counter()
             metrics.snapshot()
             times.append((time.perf_counter() - t0) * 1000)
-        print(row("in-process snapshot, 10,000 samples per node (ms, p50)", f"{statistics.median(times):.2f}"))
+        print(
+            row("in-process snapshot, 10,000 samples per node (ms, p50)", f"{statistics.median(times):.2f}")
+        )
         t0 = time.perf_counter()
         n = 20_000
         for _ in range(n):
             metrics.observe_run("ok", 0.02, {"llm": 0.01, "graph": 0.01}, [("parse_query", 0.002)] * 4, 1)
-        print(row("observe_run, 4 nodes + 2 phases (us per run)", f"{(time.perf_counter() - t0) / n * 1e6:.1f}"))
+        print(
+            row("observe_run, 4 nodes + 2 phases (us per run)", f"{(time.perf_counter() - t0) / n * 1e6:.1f}")
+        )
         await on.aclose()
         await off.aclose()
 

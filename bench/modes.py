@@ -33,15 +33,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psutil  # noqa: E402
+import psutil
 
-from bench._common import bench_settings, pct, row  # noqa: E402
-from core.config import EngineSettings, LatencyProfile, Settings, preset  # noqa: E402
-from core.engine import Components, Engine  # noqa: E402
-from core.factory import build_components  # noqa: E402
-from core.metrics import Metrics  # noqa: E402
-from core.models import ResearchQuery  # noqa: E402
-from core.runctx import RunContext, current_run  # noqa: E402
+from bench._common import bench_settings, pct, row
+from core.config import EngineSettings, LatencyProfile, Settings, preset
+from core.engine import Components, Engine
+from core.factory import build_components
+from core.metrics import Metrics
+from core.models import ResearchQuery
+from core.runctx import RunContext, current_run
 
 EMULATED = "(emulated latency)"
 DEFAULT_CODEC = EngineSettings().codec
@@ -66,7 +66,9 @@ class Counting:
         return counted
 
 
-async def open_engine(settings: Settings, engine_settings: EngineSettings, counts: Counter[str] | None = None) -> Engine:
+async def open_engine(
+    settings: Settings, engine_settings: EngineSettings, counts: Counter[str] | None = None
+) -> Engine:
     async def build() -> Components:
         c = await build_components(settings, metrics=Metrics(), with_store=False)
         if counts is not None:
@@ -102,8 +104,13 @@ def codec_figures(state: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
     runs = [codec_rows(state, number=100, repeat=5) for _ in range(repeats)]
     out = []
     for i, r in enumerate(runs[0]):
-        out.append({**r, "round_trip_us": statistics.median(x[i]["round_trip_us"] for x in runs),
-                    "speedup_vs_json": statistics.median(x[i]["speedup_vs_json"] for x in runs)})
+        out.append(
+            {
+                **r,
+                "round_trip_us": statistics.median(x[i]["round_trip_us"] for x in runs),
+                "speedup_vs_json": statistics.median(x[i]["speedup_vs_json"] for x in runs),
+            }
+        )
     return out
 
 
@@ -118,12 +125,14 @@ async def hit_latency(engine: Engine, question: str, n: int = 400) -> dict[str, 
     """p50/p99 ms of ``engine.run`` answered from L1, and from L2 (L1 cleared before each run)."""
     engine.apply_settings(engine.settings.updated(cache="l1+l2"))
     await engine.run(question)  # fill
-    out = {}
+    out: dict[str, dict[str, float]] = {}
+    cache = engine.c.cache
+    assert cache is not None
     for level in ("l1", "l2"):
         lat = []
         for _ in range(n if level == "l1" else n // 2):
             if level == "l2":
-                engine.c.cache.l1.clear()
+                cache.l1.clear()
             t0 = time.perf_counter()
             result = await engine.run(question)
             lat.append(time.perf_counter() - t0)
@@ -133,8 +142,9 @@ async def hit_latency(engine: Engine, question: str, n: int = 400) -> dict[str, 
 
 
 # ---- 4: backend calls avoided ---------------------------------------------------------------------
-async def backend_calls(settings: Settings, data_dir: Path, requests: int = 400, distinct: int = 100,
-                        concurrency: int = 8) -> dict[str, Any]:
+async def backend_calls(
+    settings: Settings, data_dir: Path, requests: int = 400, distinct: int = 100, concurrency: int = 8
+) -> dict[str, Any]:
     """Source searches and model calls for the same Zipf(1.1) mix with the cache off and on."""
     from core.load.workload import Workload, parse_mix
 
@@ -145,7 +155,9 @@ async def backend_calls(settings: Settings, data_dir: Path, requests: int = 400,
         try:
             if mode == "l1+l2":
                 await engine.purge_cache()
-            qs = Workload(await pool(engine, data_dir, distinct), parse_mix(f"zipf:1.1:{distinct}"), 7).sampler()
+            qs = Workload(
+                await pool(engine, data_dir, distinct), parse_mix(f"zipf:1.1:{distinct}"), 7
+            ).sampler()
             seq = qs.take(requests)
             counts.clear()
             for i in range(0, requests, concurrency):
@@ -163,14 +175,17 @@ async def backend_calls(settings: Settings, data_dir: Path, requests: int = 400,
 
 
 # ---- 5: parallel vs sequential --------------------------------------------------------------------
-async def parallel_vs_sequential(settings: Settings, data_dir: Path, n: int = 12, source_ms: float = 100.0,
-                                 repeats: int = 3) -> dict[str, Any]:
+async def parallel_vs_sequential(
+    settings: Settings, data_dir: Path, n: int = 12, source_ms: float = 100.0, repeats: int = 3
+) -> dict[str, Any]:
     """Mean search-phase and end-to-end ms per run; every source emulates ``source_ms`` (sigma 0)."""
     latency = LatencyProfile(median_ms=source_ms, sigma=0.0)
     engine = await open_engine(settings, preset("optimized", cache="off", source_latency=latency))
     try:
         qs = await pool(engine, data_dir, n)
-        res: dict[str, dict[str, list[float]]] = {m: {"sources": [], "total": []} for m in ("parallel", "sequential")}
+        res: dict[str, dict[str, list[float]]] = {
+            m: {"sources": [], "total": []} for m in ("parallel", "sequential")
+        }
         for _ in range(repeats):
             for mode in ("sequential", "parallel"):
                 engine.apply_settings(engine.settings.updated(execution=mode))
@@ -178,7 +193,7 @@ async def parallel_vs_sequential(settings: Settings, data_dir: Path, n: int = 12
                     r = await engine.run(q)
                     res[mode]["sources"].append(r.phases.get("sources", 0.0) * 1000)
                     res[mode]["total"].append(r.processing_time_s * 1000)
-        out = {m: {k: statistics.median(v) for k, v in d.items()} for m, d in res.items()}
+        out: dict[str, Any] = {m: {k: statistics.median(v) for k, v in d.items()} for m, d in res.items()}
         out["speedup_sources"] = out["sequential"]["sources"] / out["parallel"]["sources"]
         out["speedup_total"] = out["sequential"]["total"] / out["parallel"]["total"]
         out["sources"] = len(engine.c.sources)
@@ -217,32 +232,67 @@ async def _rss_child(data_dir: Path, modes: dict[str, Any], n: int) -> dict[str,
 
 
 def rss_in_subprocess(data_dir: Path, modes: dict[str, Any], n: int = 1000) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--rss-child", json.dumps(modes), "--n", str(n),
-                          "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=600, check=False)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--rss-child",
+            json.dumps(modes),
+            "--n",
+            str(n),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"rss child failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def rss_figures(tmp: Path, configs: dict[str, dict[str, Any]], n: int, repeats: int) -> dict[str, dict[str, float]]:
+def rss_figures(
+    tmp: Path, configs: dict[str, dict[str, Any]], n: int, repeats: int
+) -> dict[str, dict[str, float]]:
     res: dict[str, list[dict[str, Any]]] = {k: [] for k in configs}
     for i in range(repeats):
         for name, modes in configs.items():  # interleaved, each in a fresh process
             res[name].append(rss_in_subprocess(tmp / f"rss-{name}-{i}", modes, n))
-    return {k: {m: statistics.median(r[m] for r in v) for m in ("baseline_mb", "peak_mb", "delta_mb")}
-            for k, v in res.items()}
+    return {
+        k: {m: statistics.median(r[m] for r in v) for m in ("baseline_mb", "peak_mb", "delta_mb")}
+        for k, v in res.items()
+    }
 
 
 # ---- 7: optimized vs naive throughput -------------------------------------------------------------
-async def naive_vs_optimized(settings: Settings, data_dir: Path, users: int = 200, duration_s: float = 20.0,
-                             rounds: int = 2, model_ms: float = 300.0) -> dict[str, Any]:
+async def naive_vs_optimized(
+    settings: Settings,
+    data_dir: Path,
+    users: int = 200,
+    duration_s: float = 20.0,
+    rounds: int = 2,
+    model_ms: float = 300.0,
+    warmup_s: float = 0.0,
+    optimized: str = "optimized",
+) -> dict[str, Any]:
     """Throughput per configuration (interleaved turns, cold cache each turn) and per-round ratios."""
     from core.load.experiment import ExperimentSpec, run_experiment
     from core.load.spec import BurstSpec
 
-    load = BurstSpec(users=users, duration_s=duration_s * rounds, think_time_s=0.0, mix="zipf:1.1:1000",
-                     emulate_model=True, model_latency=LatencyProfile(median_ms=model_ms, sigma=0.5), drain_s=5)
-    spec = ExperimentSpec.from_names(["naive", "optimized"], load, schedule="interleaved", rounds=rounds)
+    load = BurstSpec(
+        users=users,
+        duration_s=duration_s * rounds,
+        think_time_s=0.0,
+        mix="zipf:1.1:1000",
+        emulate_model=True,
+        model_latency=LatencyProfile(median_ms=model_ms, sigma=0.5),
+        drain_s=5,
+    )
+    spec = ExperimentSpec.from_names(
+        ["naive", optimized], load, schedule="interleaved", rounds=rounds, warmup_s=warmup_s
+    )
     engine = await open_engine(settings, load.engine_settings())
     try:
         wl = load.workload(engine.c.sources, data_dir)
@@ -250,11 +300,18 @@ async def naive_vs_optimized(settings: Settings, data_dir: Path, users: int = 20
     finally:
         await engine.aclose()
     naive, opt = result.runs
-    per_round = [o.summary["throughput"] / n.summary["throughput"] for n, o in zip(naive.reports, opt.reports,
-                                                                                  strict=True)]
-    return {"naive": result.per_config["naive"], "optimized": result.per_config["optimized"],
-            "ratio": result.ratios["optimized"]["throughput"], "ratio_per_round": per_round,
-            "ratio_median": statistics.median(per_round), "equivalence": result.equivalence["optimized"]}
+    per_round = [
+        o.summary["throughput"] / n.summary["throughput"]
+        for n, o in zip(naive.reports, opt.reports, strict=True)
+    ]
+    return {
+        "naive": result.per_config["naive"],
+        "optimized": result.per_config[optimized],
+        "ratio": result.ratios[optimized]["throughput"],
+        "ratio_per_round": per_round,
+        "ratio_median": statistics.median(per_round),
+        "equivalence": result.equivalence[optimized],
+    }
 
 
 # ---- main ------------------------------------------------------------------------------------------
@@ -280,22 +337,41 @@ async def main(quick: bool) -> None:
         qs = await pool(engine, tmp / "d", 50)
         state = await real_state(engine, qs[0])
         codecs = codec_figures(state, repeats)
-        print_table(f"1. codecs on the real workflow state ({len(state.get('hits', []))} source documents)",
-                    codecs, ["codec", "round_trip_us", "bytes", "speedup_vs_json"])
+        print_table(
+            f"1. codecs on the real workflow state ({len(state.get('hits', []))} source documents)",
+            codecs,
+            ["codec", "round_trip_us", "bytes", "speedup_vs_json"],
+        )
         default = next(r for r in codecs if r["codec"] == DEFAULT_CODEC)
-        print(row(f"   default codec ({DEFAULT_CODEC}) vs json", f"{default['speedup_vs_json']:.1f}x", ">= 6x",
-                  "OK" if default["speedup_vs_json"] >= 6 else "MISSED"))
-        print_table("2. validation of one state's source documents (µs)", validation_figures(state),
-                    ["mode", "documents", "us_per_batch", "us_per_document"])
+        print(
+            row(
+                f"   default codec ({DEFAULT_CODEC}) vs json",
+                f"{default['speedup_vs_json']:.1f}x",
+                ">= 6x",
+                "OK" if default["speedup_vs_json"] >= 6 else "MISSED",
+            )
+        )
+        print_table(
+            "2. validation of one state's source documents (µs)",
+            validation_figures(state),
+            ["mode", "documents", "us_per_batch", "us_per_document"],
+        )
         hits = await hit_latency(engine, qs[1], 200 if quick else 500)
         await engine.aclose()
         print("\n3. whole-result cache hits through engine.run (ms)")
         for lvl, v in hits.items():
-            print(row(f"   {lvl} hit p50 / p99", f"{v['p50_ms']:.3f} / {v['p99_ms']:.3f}",
-                      "p99 < 1 ms" if lvl == "l1" else "",
-                      ("OK" if v["p99_ms"] < 1 else "MISSED") if lvl == "l1" else ""))
+            print(
+                row(
+                    f"   {lvl} hit p50 / p99",
+                    f"{v['p50_ms']:.3f} / {v['p99_ms']:.3f}",
+                    "p99 < 1 ms" if lvl == "l1" else "",
+                    ("OK" if v["p99_ms"] < 1 else "MISSED") if lvl == "l1" else "",
+                )
+            )
         calls = await backend_calls(settings, tmp / "d", 200 if quick else 400)
-        print(f"\n4. backend calls, {calls['requests']} requests, Zipf 1.1 over {calls['distinct']} questions")
+        print(
+            f"\n4. backend calls, {calls['requests']} requests, Zipf 1.1 over {calls['distinct']} questions"
+        )
         for mode in ("off", "l1+l2"):
             c = calls[mode]
             print(row(f"   cache {mode}: source / model calls", f"{c['source_calls']} / {c['model_calls']}"))
@@ -303,28 +379,64 @@ async def main(quick: bool) -> None:
         pvs = await parallel_vs_sequential(settings, tmp / "d", 8 if quick else 12, repeats=repeats)
         print(f"\n5. source search, {pvs['sources']} sources x 100 ms each {EMULATED}")
         for mode in ("sequential", "parallel"):
-            print(row(f"   {mode}: sources phase / run (ms)",
-                      f"{pvs[mode]['sources']:.0f} / {pvs[mode]['total']:.0f}"))
-        print(row("   parallel speedup, sources phase / whole run",
-                  f"{pvs['speedup_sources']:.2f}x / {pvs['speedup_total']:.2f}x"))
+            print(
+                row(
+                    f"   {mode}: sources phase / run (ms)",
+                    f"{pvs[mode]['sources']:.0f} / {pvs[mode]['total']:.0f}",
+                )
+            )
+        print(
+            row(
+                "   parallel speedup, sources phase / whole run",
+                f"{pvs['speedup_sources']:.2f}x / {pvs['speedup_total']:.2f}x",
+            )
+        )
         n = 300 if quick else 1000
-        rss = rss_figures(tmp, {"copy": {"state_handling": "copy"}, "reference": {"state_handling": "reference"}},
-                          n, 1 if quick else 2)
+        rss = rss_figures(
+            tmp,
+            {"copy": {"state_handling": "copy"}, "reference": {"state_handling": "reference"}},
+            n,
+            1 if quick else 2,
+        )
         print(f"\n6. RSS with {n} concurrent workflows (subprocess each; model latency 2 s {EMULATED})")
         for k, v in rss.items():
-            print(row(f"   {k}: baseline / peak / increase (MB)",
-                      f"{v['baseline_mb']:.0f} / {v['peak_mb']:.0f} / {v['delta_mb']:.0f}"))
-        print(row("   reference saves (of the increase)", f"{1 - rss['reference']['delta_mb'] / rss['copy']['delta_mb']:.1%}"))
-        tp = await naive_vs_optimized(settings, tmp / "d", 200, 8.0 if quick else 15.0, 2)
-        print(f"\n7. throughput, 200 users, no think, Zipf 1.1 over 1000, model 300 ms {EMULATED}")
-        for k in ("naive", "optimized"):
-            m = tp[k]
-            print(row(f"   {k}: completed/s, p50 / p95 ms",
-                      f"{m['throughput']:.1f}, {m['p50_ms']:.0f} / {m['p95_ms']:.0f}"))
-        print(row("   optimized / naive (median of rounds)", f"{tp['ratio_median']:.1f}x", ">= 10x",
-                  "OK" if tp["ratio_median"] >= 10 else "MISSED"))
-        eq = tp["equivalence"]
-        print(row("   same answers (doc_ids + summary)", f"{eq['equal']}/{eq['compared']}"))
+            print(
+                row(
+                    f"   {k}: baseline / peak / increase (MB)",
+                    f"{v['baseline_mb']:.0f} / {v['peak_mb']:.0f} / {v['delta_mb']:.0f}",
+                )
+            )
+        print(
+            row(
+                "   reference saves (of the increase)",
+                f"{1 - rss['reference']['delta_mb'] / rss['copy']['delta_mb']:.1%}",
+            )
+        )
+        print(
+            f"\n7. throughput, 200 users, no think, Zipf 1.1 over 1000, model 300 ms {EMULATED};"
+            " cache purged before each turn"
+        )
+        for warm in (0.0, 10.0):
+            tp = await naive_vs_optimized(settings, tmp / "d", 200, 8.0 if quick else 15.0, 2, warmup_s=warm)
+            label = "cold start" if not warm else f"after {warm:g} s warm-up"
+            for k in ("naive", "optimized"):
+                m = tp[k]
+                print(
+                    row(
+                        f"   [{label}] {k}: completed/s, p50 / p95 ms",
+                        f"{m['throughput']:.1f}, {m['p50_ms']:.0f} / {m['p95_ms']:.0f}",
+                    )
+                )
+            print(
+                row(
+                    f"   [{label}] optimized / naive (median of rounds)",
+                    f"{tp['ratio_median']:.1f}x",
+                    ">= 10x",
+                    "OK" if tp["ratio_median"] >= 10 else "MISSED",
+                )
+            )
+            eq = tp["equivalence"]
+            print(row(f"   [{label}] same answers (doc_ids + summary)", f"{eq['equal']}/{eq['compared']}"))
 
 
 if __name__ == "__main__":

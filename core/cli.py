@@ -165,9 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_cache)
 
     m = sub.add_parser("metrics", help="print the metrics of a running engine (or from Prometheus)")
-    m.add_argument("--url", help=f"a /metrics endpoint (default: http://127.0.0.1:{DEFAULT_METRICS_PORT}/metrics)")
-    m.add_argument("--prometheus", action="store_true", help="read from the Prometheus server at PROMETHEUS_URL")
+    m.add_argument(
+        "--url", help=f"a /metrics endpoint (default: http://127.0.0.1:{DEFAULT_METRICS_PORT}/metrics)"
+    )
+    m.add_argument(
+        "--prometheus", action="store_true", help="read from the Prometheus server at PROMETHEUS_URL"
+    )
     m.set_defaults(func=cmd_metrics)
+
+    # subcommands owned by their modules (each module's register() adds its own parser)
+    from core import api, durable, worker
+    from core.load import commands as load_commands
+
+    for module in (api, worker, load_commands, durable):
+        module.register(sub)
     return p
 
 

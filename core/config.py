@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     """Read metrics from this Prometheus server; unset = in-process snapshot."""
     metrics_port: int | None = None
     """Serve ``/metrics`` on this port while the engine runs (0 = any free port, None = off)."""
+    metrics_addr: str = "127.0.0.1"
+    """Address ``/metrics`` binds to (``0.0.0.0`` in containers, so Prometheus can scrape it)."""
     model: str = "offline"
     """``offline`` or any Pydantic AI model string, e.g. ``openai:gpt-4o-mini``."""
     model_base_url: str | None = None

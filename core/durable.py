@@ -105,15 +105,18 @@ class Checkpointer:
     """``sqlite`` or ``postgres``."""
     close: Callable[[], Awaitable[None]]
 
-    async def thread_ids(self) -> set[str]:
-        """Every thread (run id) with checkpoints."""
-        sql = "SELECT DISTINCT thread_id FROM checkpoints"
-        if self.kind == "sqlite":
-            async with self.saver.conn.execute(sql) as cur:
-                return {str(r[0]) for r in await cur.fetchall()}
-        async with self.saver._cursor() as cur:
-            await cur.execute(sql)
-            return {str(r["thread_id"]) for r in await cur.fetchall()}
+
+async def thread_ids(saver: Any) -> set[str]:
+    """Every thread (run id) with checkpoints in ``saver`` (SQLite or PostgreSQL)."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    sql = "SELECT DISTINCT thread_id FROM checkpoints"
+    if isinstance(saver, AsyncSqliteSaver):
+        async with saver.lock, saver.conn.execute(sql) as cur:
+            return {str(r[0]) for r in await cur.fetchall()}
+    async with saver._cursor() as cur:  # the saver's own connection handling (pool or conn)
+        await cur.execute(sql)
+        return {str(r["thread_id"]) for r in await cur.fetchall()}
 
 
 async def open_checkpointer(settings: Settings, *, schema: str | None = None) -> Checkpointer:
@@ -415,26 +418,26 @@ async def fork(engine: Engine, run_id: str, node: str, edits: dict[str, Any]) ->
 # ---- retention ---------------------------------------------------------------------------------
 async def prune(
     store: RunStore,
-    checkpointer: Checkpointer | None,
+    saver: Any | None,
     *,
     max_age_s: float | None = None,
     max_runs: int | None = None,
 ) -> dict[str, int]:
     """Prune run history, then delete the checkpoint threads of runs no longer in the store.
 
-    >>> # await prune(store, cp, max_runs=1000) -> {"runs": 12, "checkpoint_threads": 12}
+    >>> # await prune(store, engine.c.checkpointer, max_runs=1000) -> {"runs": 12, "checkpoint_threads": 12}
     """
     runs = await store.prune(max_age_s=max_age_s, max_runs=max_runs)
     threads = 0
-    if checkpointer is not None:
+    if saver is not None:
         kept: set[str] = set()
         while True:
             page = await store.list_runs(limit=10_000, offset=len(kept))
             kept.update(r.run_id for r in page)
             if len(page) < 10_000:
                 break
-        for thread_id in await checkpointer.thread_ids() - kept:
-            await checkpointer.saver.adelete_thread(thread_id)
+        for thread_id in await thread_ids(saver) - kept:
+            await saver.adelete_thread(thread_id)
             threads += 1
     return {"runs": runs, "checkpoint_threads": threads}
 
@@ -604,7 +607,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     async def go(store: RunStore) -> int:
         cp = await open_checkpointer(settings) if settings.checkpoints else None
         try:
-            print(table([await prune(store, cp, max_age_s=max_age_s, max_runs=max_runs)]))
+            saver = cp.saver if cp is not None else None
+            print(table([await prune(store, saver, max_age_s=max_age_s, max_runs=max_runs)]))
         finally:
             if cp is not None:
                 await cp.close()

@@ -92,6 +92,6 @@ async def build_components(
             components.checkpointer = checkpointer.saver
             components.closers.append(checkpointer.close)  # closed first: after in-flight runs end
     if settings.metrics_port is not None:
-        port = await asyncio.to_thread(metrics.serve, settings.metrics_port)
+        port = await asyncio.to_thread(metrics.serve, settings.metrics_port, settings.metrics_addr)
         say(f"metrics at http://127.0.0.1:{port}/metrics")
     return components

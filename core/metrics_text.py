@@ -38,8 +38,13 @@ def summarize_exposition(text: str) -> dict[str, Any]:
                 le = float(labels["le"])
                 node = buckets[labels.get("node", "")]
                 node[le] = node.get(le, 0.0) + value
-            elif name in {f"{PREFIX}rejected_total", f"{PREFIX}workflows_active", f"{PREFIX}queue_depth",
-                          f"{PREFIX}settings_version", "process_resident_memory_bytes"}:
+            elif name in {
+                f"{PREFIX}rejected_total",
+                f"{PREFIX}workflows_active",
+                f"{PREFIX}queue_depth",
+                f"{PREFIX}settings_version",
+                "process_resident_memory_bytes",
+            }:
                 scalars[name.removeprefix(PREFIX)] = scalars.get(name.removeprefix(PREFIX), 0.0) + value
     nodes = {}
     for node, by_le in sorted(buckets.items()):
@@ -48,7 +53,10 @@ def summarize_exposition(text: str) -> dict[str, Any]:
         if cumulative and cumulative[-1] > 0:
             nodes[node] = {
                 "count": cumulative[-1],
-                **{f"p{int(q * 100)}_ms": _ms(histogram_quantile(q, bounds, cumulative)) for q in (0.5, 0.95, 0.99)},
+                **{
+                    f"p{int(q * 100)}_ms": _ms(histogram_quantile(q, bounds, cumulative))
+                    for q in (0.5, 0.95, 0.99)
+                },
             }
     hit_rate = {
         level: (ev["hit"] / (ev["hit"] + ev["miss"])) if ev["hit"] + ev["miss"] else None

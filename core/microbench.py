@@ -46,16 +46,25 @@ def codec_rows(sample: Any, *, number: int = 200, repeat: int = 5) -> list[dict[
         data = codec.encode(sample)
         enc = time_us(lambda c=codec: c.encode(sample), number=number, repeat=repeat)
         dec = time_us(lambda c=codec, d=data: c.decode(d), number=number, repeat=repeat)
-        rows.append({"codec": name, "safe": codec.safe, "encode_us": enc, "decode_us": dec,
-                     "round_trip_us": enc + dec, "bytes": len(data)})  # fmt: skip
+        rows.append(
+            {
+                "codec": name,
+                "safe": codec.safe,
+                "encode_us": enc,
+                "decode_us": dec,
+                "round_trip_us": enc + dec,
+                "bytes": len(data),
+            }
+        )
     base = next(r["round_trip_us"] for r in rows if r["codec"] == "json")
     for r in rows:
         r["speedup_vs_json"] = base / r["round_trip_us"] if r["round_trip_us"] else None
     return rows
 
 
-def validation_rows(docs: Sequence[dict[str, Any]], *, read: int = 10, number: int = 50,
-                    repeat: int = 5) -> list[dict[str, Any]]:  # fmt: skip
+def validation_rows(
+    docs: Sequence[dict[str, Any]], *, read: int = 10, number: int = 50, repeat: int = 5
+) -> list[dict[str, Any]]:
     """µs to validate ``docs`` (source documents) and read the text of the first ``read``, per mode.
 
     Lazy mode defers each text's check to the read, which is what a real run does with a shortlist.
@@ -74,8 +83,14 @@ def validation_rows(docs: Sequence[dict[str, Any]], *, read: int = 10, number: i
                     v.text(d)
 
             us = time_us(run, number=number, repeat=repeat)
-            rows.append({"mode": mode + (" + lazy" if lazy else ""), "documents": len(docs),
-                         "us_per_batch": us, "us_per_document": us / max(len(docs), 1)})  # fmt: skip
+            rows.append(
+                {
+                    "mode": mode + (" + lazy" if lazy else ""),
+                    "documents": len(docs),
+                    "us_per_batch": us,
+                    "us_per_document": us / max(len(docs), 1),
+                }
+            )
     return rows
 
 
@@ -97,19 +112,33 @@ async def cache_rows(cache: TieredCache, sample: Any, *, number: int = 200) -> l
             t0 = time.perf_counter()
             await bench.get(BENCH_NS, key, levels=levels)
             l1.append((time.perf_counter() - t0) * 1e6)
-        rows.append({"level": "l1", "backend": "memory", "hit_us": statistics.median(l1),
-                     "p95_us": _p95(l1), "bytes": len(bench._pack(sample, None))})  # fmt: skip
+        rows.append(
+            {
+                "level": "l1",
+                "backend": "memory",
+                "hit_us": statistics.median(l1),
+                "p95_us": _p95(l1),
+                "bytes": len(bench._pack(sample, None)),
+            }
+        )
         if cache.l2 is not None:
             l2 = []
             for _ in range(number):
                 bench.l1.delete([full])  # force the read through to L2 (then it is promoted again)
                 t0 = time.perf_counter()
-                value, level = await bench.get(BENCH_NS, key, levels=levels)
+                _value, level = await bench.get(BENCH_NS, key, levels=levels)
                 l2.append((time.perf_counter() - t0) * 1e6)
                 if level != "l2":
                     raise RuntimeError(f"expected an L2 hit, got {level!r}")
-            rows.append({"level": "l2", "backend": cache.l2.name, "hit_us": statistics.median(l2),
-                         "p95_us": _p95(l2), "bytes": rows[0]["bytes"]})  # fmt: skip
+            rows.append(
+                {
+                    "level": "l2",
+                    "backend": cache.l2.name,
+                    "hit_us": statistics.median(l2),
+                    "p95_us": _p95(l2),
+                    "bytes": rows[0]["bytes"],
+                }
+            )
     finally:
         await bench.purge(namespace=BENCH_NS)
     return rows

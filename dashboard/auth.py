@@ -46,8 +46,15 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             maxmem=128 * 1024 * 1024, dklen=len(expected))  # fmt: skip
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=128 * 1024 * 1024,
+            dklen=len(expected),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
@@ -70,11 +77,17 @@ class AuthConfig:
         True
         """
         auth = dict(secrets_auth or {})
-        oidc = bool(auth.get("redirect_uri") and auth.get("cookie_secret")
-                    and (auth.get("client_id") or any(isinstance(v, Mapping) for v in auth.values())))  # fmt: skip
+        oidc = bool(
+            auth.get("redirect_uri")
+            and auth.get("cookie_secret")
+            and (auth.get("client_id") or any(isinstance(v, Mapping) for v in auth.values()))
+        )
         emails = tuple(str(e).lower() for e in auth.get("operator_emails", ()) or ())
-        return cls(password_hash=auth.get("operator_password_hash") or env_hash or None, oidc=oidc,
-                   operator_emails=emails)  # fmt: skip
+        return cls(
+            password_hash=auth.get("operator_password_hash") or env_hash or None,
+            oidc=oidc,
+            operator_emails=emails,
+        )
 
     @property
     def configured(self) -> bool:
@@ -92,7 +105,7 @@ def _secrets_auth() -> Mapping[str, Any]:
         return dict(st.secrets.get("auth", {}))
     except (FileNotFoundError, KeyError, AttributeError):  # no secrets.toml: that's fine
         return {}
-    except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the app down
+    except Exception:
         return {}
 
 

@@ -1,6 +1,6 @@
 """Start the dashboard: ``streamlit run dashboard/app.py`` with the project's config, in a subprocess.
 
-    .venv/bin/python -m dashboard.launch --port 8501
+.venv/bin/python -m dashboard.launch --port 8501
 """
 
 from __future__ import annotations
@@ -18,9 +18,21 @@ DEFAULT_PORT = 8501
 
 def command(port: int) -> list[str]:
     """The streamlit command line (same interpreter; options that must hold even without config.toml)."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
 
 
 def main(port: int | None = None) -> int:

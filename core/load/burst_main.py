@@ -37,19 +37,23 @@ def _early_term(signum: int, frame: Any) -> None:
     _TERM_EARLY = True
 
 
-async def _open_target(spec: BurstSpec, settings: Settings, folder: Path) -> tuple[Any, Any]:
+async def _open_target(spec: BurstSpec, settings: Settings, folder: Path, sync: Any) -> tuple[Any, Any]:
     """(target, engine or None)."""
     if spec.target == "http":
         from core.load.locust_target import LocustTarget
 
         assert spec.http_url is not None
-        return LocustTarget(spec.http_url, folder / "locust", path=spec.http_path,
-                            max_sources=spec.max_sources), None
+        return LocustTarget(
+            spec.http_url, folder / "locust", path=spec.http_path, max_sources=spec.max_sources
+        ), None
     from core.engine import Engine
     from core.factory import build_components
     from core.load.targets import EngineTarget
 
-    engine = await Engine.open(lambda: build_components(settings, with_store=False), spec.engine_settings())
+    engine_settings = await sync.seed(spec.engine_settings()) if sync is not None else spec.engine_settings()
+    engine = await Engine.open(lambda: build_components(settings, with_store=False), engine_settings)
+    if sync is not None:
+        sync.start(engine)
     return EngineTarget(engine, max_sources=spec.max_sources), engine
 
 
@@ -65,32 +69,63 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
         stop.set()
     status: dict[str, Any] = {"id": job["id"], "pid": _pid(), "state": "starting", "started_at": time.time()}
     await asyncio.to_thread(write_json, folder / "status.json", status)
-    target, engine = await _open_target(spec, settings, folder)
+    sync = _live_settings_sync(spec, settings)
+    target, engine = await _open_target(spec, settings, folder, sync)
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="timeline")  # keeps lines in order
-    timeline_fh = open(folder / "timeline.jsonl", "ab")  # noqa: SIM115 - closed in finally
+    timeline_fh = await asyncio.to_thread(open, folder / "timeline.jsonl", "ab")
 
     def on_tick(entry: dict[str, Any]) -> None:
+        if engine is not None:  # lets charts mark a live settings change
+            entry["settings_version"] = engine.settings.version
         line = orjson.dumps(entry) + b"\n"
-        writer.submit(lambda: (timeline_fh.write(line), timeline_fh.flush()))
+        writer.submit(_append, timeline_fh, line)
 
     try:
-        workload = await asyncio.to_thread(spec.workload, engine.c.sources if engine else None,
-                                         settings.data_dir, settings.resolved_index_dir)
-        engine_settings = spec.engine_settings()
-        status.update(state="running", running_at=time.time(), settings_version=engine_settings.version,
-                      workload=workload.describe())
+        engine_settings = engine.settings if engine is not None else spec.engine_settings()
+        workload = await asyncio.to_thread(
+            spec.workload,
+            engine.c.sources if engine else None,
+            settings.data_dir,
+            settings.resolved_index_dir,
+        )
+        status.update(
+            state="running",
+            running_at=time.time(),
+            settings_version=engine_settings.version,
+            workload=workload.describe(),
+        )
         await asyncio.to_thread(write_json, folder / "status.json", status)
         runner = LoadRunner(target, workload, spec, on_tick=on_tick, stop=stop)
         report = await runner.run() if not stop.is_set() else None
-        summary = report.summary if report else {"issued": 0, "completed": 0, "errors": 0, "rejected": 0,
-                                                 "cancelled": 0, "stopped_early": True, "in_flight": 0}
+        summary: dict[str, Any] = (
+            report.summary
+            if report
+            else {
+                "issued": 0,
+                "completed": 0,
+                "errors": 0,
+                "rejected": 0,
+                "cancelled": 0,
+                "stopped_early": True,
+                "in_flight": 0,
+            }
+        )
+        final = engine.settings if engine is not None else engine_settings
         if engine is not None:
-            summary["emulated"] = engine_settings.emulated
+            summary["emulated"] = bool(summary.get("emulated")) or final.emulated
             summary["cache"] = _cache_stats(engine)
+        seen = sorted(
+            {e["settings_version"] for e in (report.timeline if report else []) if "settings_version" in e}
+        )
         state = "cancelled" if stop.is_set() else "finished"
-        summary.update(state=state, cancelled_run=stop.is_set(), settings=engine_settings.model_dump(mode="json"),
-                       settings_version=engine_settings.version,
-                       base_settings_version=spec.settings.version if spec.settings else None)
+        summary.update(
+            state=state,
+            cancelled_run=stop.is_set(),
+            settings=final.model_dump(mode="json"),
+            settings_version=final.version,
+            settings_versions_seen=seen or [final.version],
+            base_settings_version=spec.settings.version if spec.settings else None,
+        )
         await asyncio.to_thread(write_json, folder / "summary.json", summary)
         status.update(state=state, finished_at=time.time())
         await asyncio.to_thread(write_json, folder / "status.json", status)
@@ -99,8 +134,31 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
         writer.shutdown(wait=True)
         timeline_fh.close()
         await target.aclose()
+        if sync is not None:
+            await sync.aclose()
         if engine is not None:
             await engine.aclose()
+
+
+def _live_settings_sync(spec: BurstSpec, settings: Settings) -> Any:
+    """With Redis, a burst on the live settings (no preset, overrides or emulation of its own) starts
+    on the shared settings and follows operator changes as they happen, like every other engine."""
+    if (
+        spec.target != "engine"
+        or not settings.redis_url
+        or spec.preset
+        or spec.overrides
+        or spec.emulate_model
+    ):
+        return None
+    from core.settings_sync import SettingsSync
+
+    return SettingsSync.from_url(settings.redis_url)
+
+
+def _append(fh: Any, line: bytes) -> None:
+    fh.write(line)
+    fh.flush()
 
 
 def _cache_stats(engine: Any) -> dict[str, Any] | None:
@@ -129,10 +187,17 @@ def main(argv: list[str]) -> int:
         return asyncio.run(run_burst(job, folder))
     except BaseException as exc:  # record why, whatever it was, so the caller can show it
         with contextlib.suppress(Exception):
-            write_json(folder / "status.json", {"id": job.get("id"), "pid": _pid(), "state": "failed",
-                                                "error": f"{type(exc).__name__}: {exc}",
-                                                "traceback": traceback.format_exc()[-4000:],
-                                                "finished_at": time.time()})
+            write_json(
+                folder / "status.json",
+                {
+                    "id": job.get("id"),
+                    "pid": _pid(),
+                    "state": "failed",
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc()[-4000:],
+                    "finished_at": time.time(),
+                },
+            )
         return 1
 
 

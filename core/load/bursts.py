@@ -76,12 +76,22 @@ class BurstManager:
         self.caps.check(spec.load)
         total = spec.load.duration_s * len(spec.configs)
         if total > self.caps.max_duration_s:
-            raise InvalidInput([{"field": "duration_s", "message": f"{len(spec.configs)} configurations x "
-                                 f"{spec.load.duration_s:g} s = {total:g} s is over the operator limit of "
-                                 f"{self.caps.max_duration_s:g} s (max_duration_s)"}])
+            raise InvalidInput(
+                [
+                    {
+                        "field": "duration_s",
+                        "message": f"{len(spec.configs)} configurations x "
+                        f"{spec.load.duration_s:g} s = {total:g} s is over the operator limit of "
+                        f"{self.caps.max_duration_s:g} s (max_duration_s)",
+                    }
+                ]
+            )
         for config in spec.configs:
             spec.settings_for(config)
-        payload = {"spec": spec.model_dump(mode="json"), "report_dir": str(report_dir) if report_dir else None}
+        payload = {
+            "spec": spec.model_dump(mode="json"),
+            "report_dir": str(report_dir) if report_dir else None,
+        }
         return self._spawn("experiment", payload, spec.label)
 
     def _spawn(self, kind: str, payload: dict[str, Any], label: str) -> str:
@@ -89,17 +99,29 @@ class BurstManager:
         folder = self.root / burst_id
         folder.mkdir(parents=True)
         settings = self.process_settings.model_dump(mode="json", exclude=_SECRET_FIELDS)
-        job = {"id": burst_id, "kind": kind, "label": label, "created_at": time.time(),
-               "process_settings": settings, **payload}
+        job = {
+            "id": burst_id,
+            "kind": kind,
+            "label": label,
+            "created_at": time.time(),
+            "process_settings": settings,
+            **payload,
+        }
         write_json(folder / "job.json", job)
         write_json(folder / "status.json", {"id": burst_id, "state": "starting", "created_at": time.time()})
-        log = open(folder / "process.log", "wb")  # noqa: SIM115 - the child owns it once spawned
+        log = open(folder / "process.log", "wb")
         try:
             proc = subprocess.Popen(
                 [self.python, "-m", "core.load.burst_main", str(folder / "job.json")],
-                cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=str(REPO_ROOT),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: cancel can end its children too
-                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])},
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+                },
             )
         finally:
             log.close()
@@ -127,7 +149,11 @@ class BurstManager:
             return False
         try:
             p = psutil.Process(pid)
-            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "burst_main" in " ".join(p.cmdline())
+            return (
+                p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE
+                and "burst_main" in " ".join(p.cmdline())
+            )
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return False
 
@@ -216,16 +242,24 @@ class BurstManager:
 def summary_from_timeline(timeline: list[dict[str, Any]], state: str) -> dict[str, Any]:
     """Totals rebuilt from the per-second entries (no exact run percentiles: those died with the process).
 
-    >>> summary_from_timeline([{"issued": 3, "completed": 2, "errors": 0, "rejected": 1, "in_flight": 0}], "killed")["issued"]
+    >>> entry = {"issued": 3, "completed": 2, "errors": 0, "rejected": 1, "in_flight": 0}
+    >>> summary_from_timeline([entry], "killed")["issued"]
     3
     """
-    total = {k: sum(int(e.get(k, 0)) for e in timeline) for k in ("issued", "completed", "errors", "rejected")}
+    total = {
+        k: sum(int(e.get(k, 0)) for e in timeline) for k in ("issued", "completed", "errors", "rejected")
+    }
     in_flight = int(timeline[-1].get("in_flight", 0)) if timeline else 0
     # requests the killed process never finished are counted as cancelled errors, as in the runner
     total["errors"] += in_flight
-    return {**total, "cancelled": in_flight, "state": state, "cancelled_run": True,
-            "peak_rss_mb": max((e.get("rss_mb") or 0 for e in timeline), default=None),
-            "note": "rebuilt from the timeline after the process was killed; percentiles unavailable"}
+    return {
+        **total,
+        "cancelled": in_flight,
+        "state": state,
+        "cancelled_run": True,
+        "peak_rss_mb": max((e.get("rss_mb") or 0 for e in timeline), default=None),
+        "note": "rebuilt from the timeline after the process was killed; percentiles unavailable",
+    }
 
 
 def _tail(path: Path, n: int = 2000) -> str:

@@ -35,11 +35,13 @@ def parse_rate_steps(text: str | None) -> tuple[RateStep, ...]:
     for part in text.split(","):
         at, sep, rate = part.partition(":")
         try:
+            if not sep:
+                raise ValueError(part)
             steps.append(RateStep(at_s=float(at), rate=float(rate)))
         except ValueError:
-            raise InvalidInput([{"field": "rate_steps", "message": f"expected AT_S:RATE[,AT_S:RATE...], got {text!r}"}])
-        if not sep:
-            raise InvalidInput([{"field": "rate_steps", "message": f"expected AT_S:RATE, got {part!r}"}])
+            raise InvalidInput(
+                [{"field": "rate_steps", "message": f"expected AT_S:RATE[,AT_S:RATE...], got {text!r}"}]
+            ) from None
     return tuple(sorted(steps, key=lambda s: s.at_s))
 
 
@@ -53,36 +55,90 @@ def _spec(**kw: Any) -> BurstSpec:
 
 
 def build_spec(
-    *, users: int, duration: float, think_time: float, mix: str, preset: str | None = None,
-    set_overrides: list[str] | None = None, think: str = "constant", ramp_up: float = 0.0, seed: int = 0,
-    mode: str = "closed", rate: float = 10.0, rate_steps: str | None = None, questions: str | None = None,
-    target: str = "engine", url: str | None = None, emulate_model: float | None = None, drain: float = 10.0,
-    max_sources: int = 10, label: str = "",
+    *,
+    users: int,
+    duration: float,
+    think_time: float,
+    mix: str,
+    preset: str | None = None,
+    set_overrides: list[str] | None = None,
+    think: str = "constant",
+    ramp_up: float = 0.0,
+    seed: int = 0,
+    mode: str = "closed",
+    rate: float = 10.0,
+    rate_steps: str | None = None,
+    questions: str | None = None,
+    target: str = "engine",
+    url: str | None = None,
+    emulate_model: float | None = None,
+    drain: float = 10.0,
+    max_sources: int = 10,
+    label: str = "",
 ) -> BurstSpec:
     """A ``BurstSpec`` from CLI values (raises InvalidInput naming the field)."""
-    latency = {"emulate_model": True, "model_latency": LatencyProfile(median_ms=emulate_model)} if emulate_model else {}
-    return _spec(users=users, duration_s=duration, think_time_s=think_time, think=think, ramp_up_s=ramp_up,
-                 mix=mix, seed=seed, preset=preset, overrides=parse_assignments(set_overrides or []), mode=mode,
-                 rate=rate, rate_steps=parse_rate_steps(rate_steps), questions_file=questions, target=target,
-                 http_url=url, drain_s=drain, max_sources=max_sources, label=label, **latency)
+    latency = (
+        {"emulate_model": True, "model_latency": LatencyProfile(median_ms=emulate_model)}
+        if emulate_model
+        else {}
+    )
+    return _spec(
+        users=users,
+        duration_s=duration,
+        think_time_s=think_time,
+        think=think,
+        ramp_up_s=ramp_up,
+        mix=mix,
+        seed=seed,
+        preset=preset,
+        overrides=parse_assignments(set_overrides or []),
+        mode=mode,
+        rate=rate,
+        rate_steps=parse_rate_steps(rate_steps),
+        questions_file=questions,
+        target=target,
+        http_url=url,
+        drain_s=drain,
+        max_sources=max_sources,
+        label=label,
+        **latency,
+    )
 
 
 def format_entry(e: dict[str, Any]) -> str:
     """One timeline entry as one line."""
+
     def ms(x: Any) -> str:
         return "-" if x is None else f"{x:.1f}"
 
     who = f"[{e['config']}] " if "config" in e else ""
     users = f" users {e['users']:>5}" if "users" in e else (f" rate {e['rate']:g}/s" if "rate" in e else "")
     hit = "-" if e.get("hit_rate") is None else f"{e['hit_rate']:.0%}"
-    return (f"{who}{e.get('config_t', e['t']):>4}s {e['phase']:<5}{users}  thr {e['throughput']:8.1f}/s  "
-            f"p50 {ms(e['p50_ms'])}  p95 {ms(e['p95_ms'])}  p99 {ms(e['p99_ms'])} ms  err {e['errors']}  "
-            f"rej {e['rejected']}  inflight {e['in_flight']}  hit {hit}  rss {e['rss_mb']:.0f} MB")
+    return (
+        f"{who}{e.get('config_t', e['t']):>4}s {e['phase']:<5}{users}  thr {e['throughput']:8.1f}/s  "
+        f"p50 {ms(e['p50_ms'])}  p95 {ms(e['p95_ms'])}  p99 {ms(e['p99_ms'])} ms  err {e['errors']}  "
+        f"rej {e['rejected']}  inflight {e['in_flight']}  hit {hit}  rss {e['rss_mb']:.0f} MB"
+    )
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    keys = ["state", "issued", "completed", "errors", "cancelled", "rejected", "throughput", "p50_ms", "p95_ms",
-            "p99_ms", "error_rate", "hit_rate", "peak_rss_mb", "emulated", "elapsed_s"]
+    keys = [
+        "state",
+        "issued",
+        "completed",
+        "errors",
+        "cancelled",
+        "rejected",
+        "throughput",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "error_rate",
+        "hit_rate",
+        "peak_rss_mb",
+        "emulated",
+        "elapsed_s",
+    ]
     lines = [f"  {k:<12} {s[k]}" for k in keys if k in s]
     if s.get("emulated"):
         lines.append("  (latency in this run was EMULATED)")
@@ -91,8 +147,14 @@ def format_summary(s: dict[str, Any]) -> str:
     return "summary:\n" + "\n".join(lines)
 
 
-def follow(manager: BurstManager, burst_id: str, *, out: TextIO = sys.stdout, poll_s: float = 0.25,
-           fmt: Callable[[dict[str, Any]], str] = format_entry) -> dict[str, Any]:
+def follow(
+    manager: BurstManager,
+    burst_id: str,
+    *,
+    out: TextIO = sys.stdout,
+    poll_s: float = 0.25,
+    fmt: Callable[[dict[str, Any]], str] = format_entry,
+) -> dict[str, Any]:
     """Print timeline entries as they appear until the job ends; Ctrl-C cancels it. Returns its status."""
     last = 0
     try:
@@ -109,19 +171,40 @@ def follow(manager: BurstManager, burst_id: str, *, out: TextIO = sys.stdout, po
         return manager.cancel(burst_id)
 
 
-def load(users: int, duration: float, think_time: float, mix: str, preset: str | None = None,
-         set_overrides: list[str] | None = None, *, settings: Settings | None = None, json_out: bool = False,
-         out: TextIO = sys.stdout, **kw: Any) -> int:
+def load(
+    users: int,
+    duration: float,
+    think_time: float,
+    mix: str,
+    preset: str | None = None,
+    set_overrides: list[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    json_out: bool = False,
+    out: TextIO = sys.stdout,
+    **kw: Any,
+) -> int:
     """Run one burst in its own process, printing the timeline and the summary. Returns an exit code.
 
     >>> # load(users=50, duration=30, think_time=1.0, mix="zipf:1.1:1000", preset="optimized")
     """
     settings = settings or Settings()
-    spec = build_spec(users=users, duration=duration, think_time=think_time, mix=mix, preset=preset,
-                      set_overrides=set_overrides, **kw)
+    spec = build_spec(
+        users=users,
+        duration=duration,
+        think_time=think_time,
+        mix=mix,
+        preset=preset,
+        set_overrides=set_overrides,
+        **kw,
+    )
     manager = BurstManager(settings.data_dir, CLI_CAPS, process_settings=settings)
     burst_id = manager.start(spec)
-    print(f"burst {burst_id} started (data: {manager.root / burst_id}); preparing the engine...", file=out, flush=True)
+    print(
+        f"burst {burst_id} started (data: {manager.root / burst_id}); preparing the engine...",
+        file=out,
+        flush=True,
+    )
     status = follow(manager, burst_id, out=out)
     summary = manager.summary(burst_id)
     if summary is None:
@@ -136,12 +219,25 @@ def load(users: int, duration: float, think_time: float, mix: str, preset: str |
     return 0 if status["state"] == "finished" else 1
 
 
-def experiment(configs: str, users: int, duration: float, think_time: float, mix: str, report: str | None,
-               *, schedule: str = "interleaved", rounds: int = 2, settings: Settings | None = None,
-               out: TextIO = sys.stdout, **kw: Any) -> int:
+def experiment(
+    configs: str,
+    users: int,
+    duration: float,
+    think_time: float,
+    mix: str,
+    report: str | None,
+    *,
+    schedule: str = "interleaved",
+    rounds: int = 2,
+    warmup: float = 0.0,
+    settings: Settings | None = None,
+    out: TextIO = sys.stdout,
+    **kw: Any,
+) -> int:
     """Run an experiment in its own process; print progress, the comparison and where the report is.
 
-    >>> # experiment("naive,optimized", users=50, duration=20, think_time=0, mix="zipf:1.1:1000", report="out/")
+    >>> # experiment("naive,optimized", users=50, duration=20, think_time=0, mix="zipf:1.1:1000",
+    >>> #            report="out/")
     """
     from pydantic import ValidationError
 
@@ -151,8 +247,13 @@ def experiment(configs: str, users: int, duration: float, think_time: float, mix
     settings = settings or Settings()
     load_spec = build_spec(users=users, duration=duration, think_time=think_time, mix=mix, **kw)
     try:
-        spec = ExperimentSpec.from_names([c.strip() for c in configs.split(",") if c.strip()], load_spec,
-                                         schedule=schedule, rounds=rounds)
+        spec = ExperimentSpec.from_names(
+            [c.strip() for c in configs.split(",") if c.strip()],
+            load_spec,
+            schedule=schedule,
+            rounds=rounds,
+            warmup_s=warmup,
+        )
     except ValidationError as exc:
         raise InvalidInput.from_validation_error(exc) from None
     manager = BurstManager(settings.data_dir, CLI_CAPS, process_settings=settings)
@@ -161,7 +262,9 @@ def experiment(configs: str, users: int, duration: float, think_time: float, mix
     status = follow(manager, burst_id, out=out)
     summary = manager.summary(burst_id)
     if summary is None:
-        print(f"experiment {status['state']}: {status.get('error', '')}\n{status.get('log_tail', '')}", file=out)
+        print(
+            f"experiment {status['state']}: {status.get('error', '')}\n{status.get('log_tail', '')}", file=out
+        )
         return 1
     from core.render import table
 
@@ -188,23 +291,61 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=10.0, help="arrivals per second (open loop)")
     p.add_argument("--rate-steps", help="open loop steps AT_S:RATE,... e.g. 0:50,10:500")
     p.add_argument("--questions", help="question file (one per line, or CSV with a 'question' column)")
-    p.add_argument("--emulate-model", type=float, metavar="MEDIAN_MS",
-                   help="emulate model latency with this median (labelled emulated)")
-    p.add_argument("--drain", type=float, default=10.0, help="seconds to wait for requests in flight at the end")
+    p.add_argument(
+        "--emulate-model",
+        type=float,
+        metavar="MEDIAN_MS",
+        help="emulate model latency with this median (labelled emulated)",
+    )
+    p.add_argument(
+        "--drain", type=float, default=10.0, help="seconds to wait for requests in flight at the end"
+    )
 
 
 def _run_load(args: argparse.Namespace) -> int:
-    return load(args.users, args.duration, args.think_time, args.mix, args.preset, args.set,
-                json_out=args.json, think=args.think, ramp_up=args.ramp_up, seed=args.seed, mode=args.mode,
-                rate=args.rate, rate_steps=args.rate_steps, questions=args.questions, target=args.target,
-                url=args.url, emulate_model=args.emulate_model, drain=args.drain)
+    return load(
+        args.users,
+        args.duration,
+        args.think_time,
+        args.mix,
+        args.preset,
+        args.set,
+        json_out=args.json,
+        think=args.think,
+        ramp_up=args.ramp_up,
+        seed=args.seed,
+        mode=args.mode,
+        rate=args.rate,
+        rate_steps=args.rate_steps,
+        questions=args.questions,
+        target=args.target,
+        url=args.url,
+        emulate_model=args.emulate_model,
+        drain=args.drain,
+    )
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    return experiment(args.configs, args.users, args.duration, args.think_time, args.mix, args.report,
-                      schedule=args.schedule, rounds=args.rounds, think=args.think, ramp_up=args.ramp_up,
-                      seed=args.seed, mode=args.mode, rate=args.rate, rate_steps=args.rate_steps,
-                      questions=args.questions, emulate_model=args.emulate_model, drain=args.drain)
+    return experiment(
+        args.configs,
+        args.users,
+        args.duration,
+        args.think_time,
+        args.mix,
+        args.report,
+        schedule=args.schedule,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        think=args.think,
+        ramp_up=args.ramp_up,
+        seed=args.seed,
+        mode=args.mode,
+        rate=args.rate,
+        rate_steps=args.rate_steps,
+        questions=args.questions,
+        emulate_model=args.emulate_model,
+        drain=args.drain,
+    )
 
 
 def register(sub: Any) -> None:
@@ -220,9 +361,18 @@ def register(sub: Any) -> None:
 
     e = sub.add_parser("experiment", help="compare configurations on the same seeded workload")
     _common(e)
-    e.add_argument("--configs", default="naive,optimized",
-                   help="comma-separated presets, each optionally +key=value, e.g. optimized,optimized+cache=off")
+    e.add_argument(
+        "--configs",
+        default="naive,optimized",
+        help="comma-separated presets, each optionally +key=value, e.g. optimized,optimized+cache=off",
+    )
     e.add_argument("--schedule", choices=["interleaved", "back_to_back"], default="interleaved")
     e.add_argument("--rounds", type=int, default=2, help="turns per configuration when interleaved")
+    e.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds of unmeasured load at the start of each turn (compare steady states)",
+    )
     e.add_argument("--report", help="write report.md/.html/.json and PNG charts into this folder")
     e.set_defaults(func=_run_experiment)

@@ -64,6 +64,8 @@ class ExperimentSpec(BaseModel):
     """Turns per configuration when interleaved."""
     purge_cache: bool = True
     """Purge the cache before each turn (cold start for every configuration)."""
+    warmup_s: float = Field(0.0, ge=0, le=3600)
+    """Unmeasured load run at the start of each turn (after the purge), to compare steady states."""
     label: str = ""
 
     @model_validator(mode="after")
@@ -88,7 +90,9 @@ class ExperimentSpec(BaseModel):
         configs = []
         for name in names:
             head, *mods = name.split("+")
-            configs.append(ExperimentConfig(name=name, preset=head or None, overrides=parse_assignments(mods)))
+            configs.append(
+                ExperimentConfig(name=name, preset=head or None, overrides=parse_assignments(mods))
+            )
         return cls(configs=tuple(configs), load=load, **kw)
 
 
@@ -118,8 +122,9 @@ class ConfigRun:
             for t in o.result.timings:
                 if not t.cache_hit:
                     self.node_time[t.node.split("[")[0]].append(t.duration_s)
-            self.answers.setdefault(o.question, (tuple(sorted(f.doc_id for f in o.result.findings)),
-                                                 o.result.summary))
+            self.answers.setdefault(
+                o.question, (tuple(sorted(f.doc_id for f in o.result.findings)), o.result.summary)
+            )
         report.outcomes = []
         self.reports.append(report)
 
@@ -143,14 +148,23 @@ class ConfigRun:
             "peak_rss_mb": max((x["peak_rss_mb"] for x in s), default=None),
             "emulated": any(x.get("emulated") for x in s),
             "phases_s": {k: round(v, 4) for k, v in self.phases.items()},
-            "phases_mean_ms": {k: round(1000 * v / self.results, 3) if self.results else None
-                               for k, v in self.phases.items()},
-            "nodes_mean_ms": {n: round(1000 * float(np.mean(v)), 3) for n, v in sorted(self.node_time.items())},
+            "phases_mean_ms": {
+                k: round(1000 * v / self.results, 3) if self.results else None for k, v in self.phases.items()
+            },
+            "nodes_mean_ms": {
+                n: round(1000 * float(np.mean(v)), 3) for n, v in sorted(self.node_time.items())
+            },
             "nodes_runs": {n: len(v) for n, v in sorted(self.node_time.items())},
         }
-        per_second = [e["throughput"] for r in self.reports for e in r.timeline if e["span_s"] >= 0.5
-                      and e.get("phase") == "run"]
-        out["throughput_ci"] = _round_pair(bootstrap_ci(per_second, 50, n_boot=n_boot)) if per_second else None
+        per_second = [
+            e["throughput"]
+            for r in self.reports
+            for e in r.timeline
+            if e["span_s"] >= 0.5 and e.get("phase") == "run"
+        ]
+        out["throughput_ci"] = (
+            _round_pair(bootstrap_ci(per_second, 50, n_boot=n_boot)) if per_second else None
+        )
         for q in (50, 95, 99):
             p = percentile(self.latencies, q)
             out[f"p{q}_ms"] = round(1000 * p, 3) if p is not None else None
@@ -195,10 +209,14 @@ def compare(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"throughput": _r(ratio(other["throughput"], base["throughput"]))}
     for q in ("p50_ms", "p95_ms", "p99_ms"):
         out[f"{q.removesuffix('_ms')}_speedup"] = _r(ratio(base[q], other[q]))
-    out["nodes_speedup"] = {n: _r(ratio(base["nodes_mean_ms"].get(n), other["nodes_mean_ms"].get(n)))
-                            for n in sorted(set(base["nodes_mean_ms"]) | set(other["nodes_mean_ms"]))}
-    out["phases_speedup"] = {p: _r(ratio(base["phases_mean_ms"].get(p), other["phases_mean_ms"].get(p)))
-                             for p in base["phases_mean_ms"]}
+    out["nodes_speedup"] = {
+        n: _r(ratio(base["nodes_mean_ms"].get(n), other["nodes_mean_ms"].get(n)))
+        for n in sorted(set(base["nodes_mean_ms"]) | set(other["nodes_mean_ms"]))
+    }
+    out["phases_speedup"] = {
+        p: _r(ratio(base["phases_mean_ms"].get(p), other["phases_mean_ms"].get(p)))
+        for p in base["phases_mean_ms"]
+    }
     return out
 
 
@@ -214,11 +232,20 @@ def equivalence(base: ConfigRun, other: ConfigRun) -> dict[str, Any]:
         (ids_a, sum_a), (ids_b, sum_b) = base.answers[q], other.answers[q]
         what = [w for w, same in (("findings", ids_a == ids_b), ("summary", sum_a == sum_b)) if not same]
         if what:
-            diffs.append({"question": q, "differs_in": what,
-                          "only_in_baseline": sorted(set(ids_a) - set(ids_b))[:5],
-                          "only_in_other": sorted(set(ids_b) - set(ids_a))[:5]})
-    return {"compared": len(common), "equal": len(common) - len(diffs), "different": len(diffs),
-            "differences": diffs[:MAX_DIFFS]}
+            diffs.append(
+                {
+                    "question": q,
+                    "differs_in": what,
+                    "only_in_baseline": sorted(set(ids_a) - set(ids_b))[:5],
+                    "only_in_other": sorted(set(ids_b) - set(ids_a))[:5],
+                }
+            )
+    return {
+        "compared": len(common),
+        "equal": len(common) - len(diffs),
+        "different": len(diffs),
+        "differences": diffs[:MAX_DIFFS],
+    }
 
 
 async def run_experiment(
@@ -242,6 +269,13 @@ async def run_experiment(
             engine.apply_settings(run.settings.model_copy(update={"version": engine.settings.version + 1}))
             if spec.purge_cache:
                 await engine.purge_cache()
+            if spec.warmup_s > 0:
+                # same mix, another seed: warms the cache without replaying the measured sequence
+                warm = turn_shape.model_copy(
+                    update={"duration_s": spec.warmup_s, "seed": spec.load.seed + 7919}
+                )
+                wl_warm = Workload(workload.questions, workload.mix, spec.load.seed + 7919 + rnd)
+                await LoadRunner(EngineTarget(engine), wl_warm, warm, stop=stop).run()
             shape = turn_shape.model_copy(update={"seed": spec.load.seed + rnd})
             wl = Workload(workload.questions, workload.mix, spec.load.seed + rnd, name=workload.name)
             offset = len(timelines[run.name])
@@ -252,8 +286,14 @@ async def run_experiment(
                 if on_tick is not None:
                     on_tick(name, entry)
 
-            runner = LoadRunner(EngineTarget(engine, keep_results=True, max_sources=spec.load.max_sources),
-                                wl, shape, on_tick=tick, stop=stop, keep_outcomes=True)
+            runner = LoadRunner(
+                EngineTarget(engine, keep_results=True, max_sources=spec.load.max_sources),
+                wl,
+                shape,
+                on_tick=tick,
+                stop=stop,
+                keep_outcomes=True,
+            )
             run.absorb(await runner.run())
     per_config = {r.name: r.metrics(n_boot) for r in runs if r.reports}
     done = [r for r in runs if r.reports]
@@ -261,4 +301,3 @@ async def run_experiment(
     ratios = {r.name: compare(per_config[base.name], per_config[r.name]) for r in done[1:]}
     equiv = {r.name: equivalence(base, r) for r in done[1:]}
     return ExperimentResult(spec, runs, per_config, ratios, equiv, timelines)
-

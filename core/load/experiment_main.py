@@ -35,22 +35,30 @@ async def run_experiment_job(job: dict[str, Any], folder: Path, term_early: Call
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if term_early():
         stop.set()
-    status: dict[str, Any] = {"id": job["id"], "pid": os.getpid(), "state": "starting", "started_at": time.time()}
+    status: dict[str, Any] = {
+        "id": job["id"],
+        "pid": os.getpid(),
+        "state": "starting",
+        "started_at": time.time(),
+    }
     await asyncio.to_thread(write_json, folder / "status.json", status)
-    engine = await Engine.open(lambda: build_components(settings, with_store=False), spec.load.engine_settings())
+    engine = await Engine.open(
+        lambda: build_components(settings, with_store=False), spec.load.engine_settings()
+    )
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="timeline")
-    fh = open(folder / "timeline.jsonl", "ab")  # noqa: SIM115 - closed in finally
+    fh = await asyncio.to_thread(open, folder / "timeline.jsonl", "ab")
     seq = 0
 
     def on_tick(name: str, entry: dict[str, Any]) -> None:
         nonlocal seq
         seq += 1
         line = orjson.dumps({**entry, "t": seq, "config_t": entry["t"]}) + b"\n"
-        writer.submit(lambda: (fh.write(line), fh.flush()))
+        writer.submit(_append, fh, line)
 
     try:
-        workload = await asyncio.to_thread(spec.load.workload, engine.c.sources, settings.data_dir,
-                                         settings.resolved_index_dir)
+        workload = await asyncio.to_thread(
+            spec.load.workload, engine.c.sources, settings.data_dir, settings.resolved_index_dir
+        )
         status.update(state="running", running_at=time.time(), workload=workload.describe())
         await asyncio.to_thread(write_json, folder / "status.json", status)
         result = await run_experiment(engine, spec, workload, on_tick=on_tick, stop=stop)
@@ -68,3 +76,8 @@ async def run_experiment_job(job: dict[str, Any], folder: Path, term_early: Call
         writer.shutdown(wait=True)
         fh.close()
         await engine.aclose()
+
+
+def _append(fh: Any, line: bytes) -> None:
+    fh.write(line)
+    fh.flush()

@@ -31,7 +31,7 @@ def read_json(path: Path) -> Any | None:
 
 
 def read_jsonl(path: Path, since: int = 0) -> list[dict[str, Any]]:
-    """Complete JSON lines of ``path`` whose ``t`` is greater than ``since`` (a partial last line is skipped)."""
+    """Complete JSON lines of ``path`` with ``t`` > ``since`` (a partial last line is skipped)."""
     try:
         data = path.read_bytes()
     except OSError:

@@ -38,38 +38,89 @@ class LocustTarget:
     name = "http"
     emulated = False  # an HTTP server's emulation is not visible here; results carry their own flag
 
-    def __init__(self, url: str, work_dir: Path, *, path: str = "/research", max_sources: int = 10,
-                 python: str = sys.executable) -> None:
-        self.url, self.work_dir, self.path, self.max_sources, self.python = url, work_dir, path, max_sources, python
+    def __init__(
+        self,
+        url: str,
+        work_dir: Path,
+        *,
+        path: str = "/research",
+        max_sources: int = 10,
+        python: str = sys.executable,
+    ) -> None:
+        self.url, self.work_dir, self.path, self.max_sources, self.python = (
+            url,
+            work_dir,
+            path,
+            max_sources,
+            python,
+        )
         self.emulated_seen = False
 
-    async def drive(self, shape: Any, workload: Workload, recorder: Recorder, stop: asyncio.Event) -> dict[str, Any]:
+    async def drive(
+        self, shape: Any, workload: Workload, recorder: Recorder, stop: asyncio.Event
+    ) -> dict[str, Any]:
         if shape.mode != "closed":
-            raise InvalidInput([{"field": "mode", "message": "the http (Locust) target supports the closed loop only"}])
+            raise InvalidInput(
+                [{"field": "mode", "message": "the http (Locust) target supports the closed loop only"}]
+            )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         events_path = self.work_dir / "locust-events.jsonl"
         events_path.write_bytes(b"")
         config = {
-            "questions": workload.questions, "mix": workload.mix.model_dump(), "seed": workload.seed,
-            "think": shape.think, "think_time_s": shape.think_time_s, "path": self.path,
-            "max_sources": self.max_sources, "events_path": str(events_path),
+            "questions": workload.questions,
+            "mix": workload.mix.model_dump(),
+            "seed": workload.seed,
+            "think": shape.think,
+            "think_time_s": shape.think_time_s,
+            "path": self.path,
+            "max_sources": self.max_sources,
+            "events_path": str(events_path),
         }
         config_path = self.work_dir / "locust-config.json"
         config_path.write_bytes(orjson.dumps(config))
         stats_json = self.work_dir / "locust-stats.json"
         spawn_rate = shape.users / shape.ramp_up_s if shape.ramp_up_s > 0 else shape.users
         cmd = [
-            self.python, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-            "-u", str(shape.users), "-r", f"{spawn_rate:g}", "-t", f"{max(1, round(shape.duration_s))}s",
-            "--stop-timeout", f"{max(1, round(shape.drain_s))}", "--host", self.url,
-            "--csv", str(self.work_dir / "locust"), "--json-file", str(stats_json.with_suffix("")),
-            "-L", "WARNING", "--exit-code-on-error", "0",
+            self.python,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--only-summary",
+            "-u",
+            str(shape.users),
+            "-r",
+            f"{spawn_rate:g}",
+            "-t",
+            f"{max(1, round(shape.duration_s))}s",
+            "--stop-timeout",
+            f"{max(1, round(shape.drain_s))}",
+            "--host",
+            self.url,
+            "--csv",
+            str(self.work_dir / "locust"),
+            "--json-file",
+            str(stats_json.with_suffix("")),
+            "-L",
+            "WARNING",
+            "--exit-code-on-error",
+            "0",
         ]
-        env = {**os.environ, "RESEARCHOPS_LOCUST_CONFIG": str(config_path),
-               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-        log = open(self.work_dir / "locust.log", "wb")  # noqa: SIM115 - closed below
-        proc = await asyncio.create_subprocess_exec(*cmd, cwd=str(REPO_ROOT), env=env, stdout=log,
-                                                    stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        env = {
+            **os.environ,
+            "RESEARCHOPS_LOCUST_CONFIG": str(config_path),
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        log = await asyncio.to_thread(open, self.work_dir / "locust.log", "wb")
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            cwd=str(REPO_ROOT),
+            env=env,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
         recorder.gauges["users"] = shape.users
         offset = 0
         terminated = False
@@ -100,8 +151,12 @@ class LocustTarget:
         end = data.rfind(b"\n") + 1  # a half-written last line waits for the next read
         for line in data[:end].splitlines():
             ev = orjson.loads(line)
-            recorder.record(Outcome(ev["status"], ev["lat"], cached=ev["cached"], node_hit=ev["node_hit"],
-                                    error=ev["err"]), issued=False)
+            recorder.record(
+                Outcome(
+                    ev["status"], ev["lat"], cached=ev["cached"], node_hit=ev["node_hit"], error=ev["err"]
+                ),
+                issued=False,
+            )
         return offset + end
 
     @staticmethod
@@ -109,8 +164,10 @@ class LocustTarget:
         for candidate in (stats_json, stats_json.with_suffix("")):
             with contextlib.suppress(OSError, ValueError):
                 stats = json.loads(candidate.read_text())
-                return {"requests": sum(int(s.get("num_requests", 0)) for s in stats),
-                        "failures": sum(int(s.get("num_failures", 0)) for s in stats)}
+                return {
+                    "requests": sum(int(s.get("num_requests", 0)) for s in stats),
+                    "failures": sum(int(s.get("num_failures", 0)) for s in stats),
+                }
         return None
 
     async def aclose(self) -> None:

@@ -29,7 +29,7 @@ _CONFIG: dict[str, Any] = json.loads(open(os.environ["RESEARCHOPS_LOCUST_CONFIG"
 _SAMPLER = Workload(_CONFIG["questions"], Mix(**_CONFIG["mix"]), _CONFIG["seed"]).sampler()
 _THINK_RNG = random.Random(_CONFIG["seed"] + 1_000_003)
 _BUFFER: list[str] = []
-_EVENTS = open(_CONFIG["events_path"], "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
+_EVENTS = open(_CONFIG["events_path"], "a", encoding="utf-8")
 
 
 def _flush() -> None:
@@ -72,8 +72,12 @@ class ResearchUser(HttpUser):
         question = _SAMPLER.next()
         path = _CONFIG["path"]
         t0 = time.perf_counter()
-        with self.client.post(path, json={"question": question, "max_sources": _CONFIG["max_sources"]},
-                              name=path, catch_response=True) as resp:
+        with self.client.post(
+            path,
+            json={"question": question, "max_sources": _CONFIG["max_sources"]},
+            name=path,
+            catch_response=True,
+        ) as resp:
             lat = time.perf_counter() - t0
             cached = node_hit = False
             err = None
@@ -94,5 +98,16 @@ class ResearchUser(HttpUser):
             else:
                 status, err = "error", f"HTTP {resp.status_code}"
                 resp.failure(err)
-        _BUFFER.append(json.dumps({"t": time.time(), "lat": lat, "status": status, "cached": cached,
-                                   "node_hit": node_hit, "err": err}) + "\n")
+        _BUFFER.append(
+            json.dumps(
+                {
+                    "t": time.time(),
+                    "lat": lat,
+                    "status": status,
+                    "cached": cached,
+                    "node_hit": node_hit,
+                    "err": err,
+                }
+            )
+            + "\n"
+        )

@@ -19,7 +19,9 @@ import plotly.graph_objects as go
 from core.load.jobfiles import write_json
 
 log = logging.getLogger(__name__)
-EMULATED_NOTE = "**Emulated latency**: model and/or source latency in this experiment was emulated (labelled)."
+EMULATED_NOTE = (
+    "**Emulated latency**: model and/or source latency in this experiment was emulated (labelled)."
+)
 
 
 def _fmt(x: Any, unit: str = "") -> str:
@@ -38,26 +40,34 @@ def summary_rows(data: dict[str, Any]) -> list[dict[str, str]]:
     """One row per configuration with the headline numbers (strings, for tables)."""
     rows = []
     for name, m in data["per_config"].items():
-        rows.append({
-            "config": name,
-            "throughput/s": f"{_fmt(m['throughput'])} {_ci(m.get('throughput_ci'))}".strip(),
-            "p50 ms": f"{_fmt(m['p50_ms'])} {_ci(m.get('p50_ci_ms'))}".strip(),
-            "p95 ms": f"{_fmt(m['p95_ms'])} {_ci(m.get('p95_ci_ms'))}".strip(),
-            "p99 ms": f"{_fmt(m['p99_ms'])} {_ci(m.get('p99_ci_ms'))}".strip(),
-            "errors": f"{m['error_rate']:.2%}",
-            "hit rate": "–" if m["hit_rate"] is None else f"{m['hit_rate']:.1%}",
-            "peak RSS MB": _fmt(m["peak_rss_mb"]),
-            "completed": str(m["completed"]),
-        })
+        rows.append(
+            {
+                "config": name,
+                "throughput/s": f"{_fmt(m['throughput'])} {_ci(m.get('throughput_ci'))}".strip(),
+                "p50 ms": f"{_fmt(m['p50_ms'])} {_ci(m.get('p50_ci_ms'))}".strip(),
+                "p95 ms": f"{_fmt(m['p95_ms'])} {_ci(m.get('p95_ci_ms'))}".strip(),
+                "p99 ms": f"{_fmt(m['p99_ms'])} {_ci(m.get('p99_ci_ms'))}".strip(),
+                "errors": f"{m['error_rate']:.2%}",
+                "hit rate": "–" if m["hit_rate"] is None else f"{m['hit_rate']:.1%}",
+                "peak RSS MB": _fmt(m["peak_rss_mb"]),
+                "completed": str(m["completed"]),
+            }
+        )
     return rows
 
 
 def ratio_rows(data: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for name, r in data["ratios"].items():
-        rows.append({"config": f"{name} vs {data['baseline']}", "throughput ×": _fmt(r["throughput"]),
-                     "p50 speedup ×": _fmt(r["p50_speedup"]), "p95 speedup ×": _fmt(r["p95_speedup"]),
-                     "p99 speedup ×": _fmt(r["p99_speedup"])})
+        rows.append(
+            {
+                "config": f"{name} vs {data['baseline']}",
+                "throughput ×": _fmt(r["throughput"]),
+                "p50 speedup ×": _fmt(r["p50_speedup"]),
+                "p95 speedup ×": _fmt(r["p95_speedup"]),
+                "p99 speedup ×": _fmt(r["p99_speedup"]),
+            }
+        )
     return rows
 
 
@@ -78,8 +88,14 @@ def node_rows(data: dict[str, Any]) -> list[dict[str, str]]:
 def phase_rows(data: dict[str, Any]) -> list[dict[str, str]]:
     names = list(data["per_config"])
     phases = list(next(iter(data["per_config"].values()))["phases_mean_ms"])
-    return [{"phase": p, **{f"{n} ms/run": _fmt(data["per_config"][n]["phases_mean_ms"].get(p)) for n in names},
-             **{f"{n} total s": _fmt(data["per_config"][n]["phases_s"].get(p)) for n in names}} for p in phases]
+    return [
+        {
+            "phase": p,
+            **{f"{n} ms/run": _fmt(data["per_config"][n]["phases_mean_ms"].get(p)) for n in names},
+            **{f"{n} total s": _fmt(data["per_config"][n]["phases_s"].get(p)) for n in names},
+        }
+        for p in phases
+    ]
 
 
 def _md_table(rows: list[dict[str, str]]) -> str:
@@ -96,29 +112,47 @@ def _html_table(rows: list[dict[str, str]]) -> str:
         return "<p><em>none</em></p>"
     cols = list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _sections(data: dict[str, Any]) -> list[tuple[str, list[dict[str, str]]]]:
-    eq = [{"config": f"{n} vs {data['baseline']}", "questions compared": str(e["compared"]),
-           "equal": str(e["equal"]), "different": str(e["different"])} for n, e in data["equivalence"].items()]
-    return [("Per configuration (95% bootstrap CI in brackets)", summary_rows(data)),
-            (f"Ratios against the baseline ({data['baseline']}); >1 = better", ratio_rows(data)),
-            ("Per node: mean duration when it ran (cache hits excluded)", node_rows(data)),
-            ("Time by phase", phase_rows(data)),
-            ("Answer equivalence (same question: same finding doc_ids and summary)", eq)]
+    eq = [
+        {
+            "config": f"{n} vs {data['baseline']}",
+            "questions compared": str(e["compared"]),
+            "equal": str(e["equal"]),
+            "different": str(e["different"]),
+        }
+        for n, e in data["equivalence"].items()
+    ]
+    return [
+        ("Per configuration (95% bootstrap CI in brackets)", summary_rows(data)),
+        (f"Ratios against the baseline ({data['baseline']}); >1 = better", ratio_rows(data)),
+        ("Per node: mean duration when it ran (cache hits excluded)", node_rows(data)),
+        ("Time by phase", phase_rows(data)),
+        ("Answer equivalence (same question: same finding doc_ids and summary)", eq),
+    ]
 
 
 def _header(data: dict[str, Any]) -> list[str]:
     spec = data["spec"]
     load = spec["load"]
-    shape = (f"{load['users']} users, think {load['think_time_s']} s ({load['think']})" if load["mode"] == "closed"
-             else f"open loop at {load['rate']}/s")
-    lines = [f"Configurations: {', '.join(data['per_config'])} (baseline: {data['baseline']}); "
-             f"schedule {spec['schedule']}" + (f", {spec['rounds']} rounds" if spec["schedule"] == "interleaved" else "")
-             + f"; {load['duration_s']} s per configuration; {shape}; mix {load['mix']}, seed {load['seed']}; "
-             f"cache purged before each turn: {spec['purge_cache']}."]
+    shape = (
+        f"{load['users']} users, think {load['think_time_s']} s ({load['think']})"
+        if load["mode"] == "closed"
+        else f"open loop at {load['rate']}/s"
+    )
+    lines = [
+        f"Configurations: {', '.join(data['per_config'])} (baseline: {data['baseline']}); "
+        f"schedule {spec['schedule']}"
+        + (f", {spec['rounds']} rounds" if spec["schedule"] == "interleaved" else "")
+        + f"; {load['duration_s']} s per configuration; {shape}; mix {load['mix']}, seed {load['seed']}; "
+        f"cache purged before each turn: {spec['purge_cache']}"
+        + (f", then {spec['warmup_s']:g} s of unmeasured warm-up." if spec.get("warmup_s") else ".")
+    ]
     if data.get("emulated"):
         lines.append(EMULATED_NOTE)
     lines.append("Peak RSS is of the one process that ran every configuration (it never goes down).")
@@ -141,10 +175,12 @@ def to_markdown(data: dict[str, Any], charts: list[str] | None = None) -> str:
 
 
 def to_html(data: dict[str, Any], charts: list[str] | None = None) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Experiment report</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}"
-             "img{max-width:100%}</style></head><body><h1>Experiment report</h1>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Experiment report</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}"
+        "img{max-width:100%}</style></head><body><h1>Experiment report</h1>",
+    ]
     parts += [f"<p>{html.escape(line).replace('**', '')}</p>" for line in _header(data)]
     for title, rows in _sections(data):
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(rows)]
@@ -163,9 +199,17 @@ def figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     for q in ("p50", "p95", "p99"):
         vals = [pc[n][f"{q}_ms"] or 0 for n in names]
         cis = [pc[n].get(f"{q}_ci_ms") or [v, v] for n, v in zip(names, vals, strict=True)]
-        lat.add_bar(name=q, x=names, y=vals, error_y={"type": "data", "symmetric": False,
-                                                        "array": [c[1] - v for c, v in zip(cis, vals, strict=True)],
-                                                        "arrayminus": [v - c[0] for c, v in zip(cis, vals, strict=True)]})
+        lat.add_bar(
+            name=q,
+            x=names,
+            y=vals,
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [c[1] - v for c, v in zip(cis, vals, strict=True)],
+                "arrayminus": [v - c[0] for c, v in zip(cis, vals, strict=True)],
+            },
+        )
     lat.update_layout(title="Latency percentiles (ms, 95% CI)" + suffix, barmode="group", yaxis_type="log")
     thr = go.Figure(go.Bar(x=names, y=[pc[n]["throughput"] for n in names]))
     thr.update_layout(title="Throughput (completed/s)" + suffix)
@@ -175,10 +219,18 @@ def figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     ph.update_layout(title="Mean time per run by phase (ms)" + suffix, barmode="stack")
     tl = go.Figure()
     for n, entries in data["timelines"].items():
-        tl.add_scatter(name=f"{n} throughput", x=[e["t"] for e in entries], y=[e["throughput"] for e in entries])
-        tl.add_scatter(name=f"{n} p95 ms", x=[e["t"] for e in entries], y=[e["p95_ms"] for e in entries], yaxis="y2")
-    tl.update_layout(title="Per second (each configuration's own clock)" + suffix, xaxis_title="s",
-                     yaxis={"title": "completed/s"}, yaxis2={"title": "p95 ms", "overlaying": "y", "side": "right"})
+        tl.add_scatter(
+            name=f"{n} throughput", x=[e["t"] for e in entries], y=[e["throughput"] for e in entries]
+        )
+        tl.add_scatter(
+            name=f"{n} p95 ms", x=[e["t"] for e in entries], y=[e["p95_ms"] for e in entries], yaxis="y2"
+        )
+    tl.update_layout(
+        title="Per second (each configuration's own clock)" + suffix,
+        xaxis_title="s",
+        yaxis={"title": "completed/s"},
+        yaxis2={"title": "p95 ms", "overlaying": "y", "side": "right"},
+    )
     return {"latency": lat, "throughput": thr, "phases": ph, "timeline": tl}
 
 
@@ -196,7 +248,7 @@ def write_report(data: dict[str, Any], out_dir: Path, *, charts: bool = True) ->
             files = [out_dir / f"{name}.png" for name in figs]
             pio.write_images(list(figs.values()), files, width=900, height=480)
             pngs = [str(f) for f in files]
-        except Exception as exc:  # noqa: BLE001 - the numbers matter more than the pictures
+        except Exception as exc:
             log.warning("charts not rendered (%s); the report has every number without them", exc)
     paths["markdown"] = out_dir / "report.md"
     paths["markdown"].write_text(to_markdown(data, pngs), encoding="utf-8")

@@ -168,7 +168,9 @@ class LoadRunner:
             self._inflight.discard(t)
             # A task cancelled before its first step never ran its body: count it here.
             if t.cancelled():
-                self.recorder.record(Outcome("cancelled", time.perf_counter() - t0, question, error="cancelled"))
+                self.recorder.record(
+                    Outcome("cancelled", time.perf_counter() - t0, question, error="cancelled")
+                )
 
         task.add_done_callback(done)
         return task
@@ -177,16 +179,19 @@ class LoadRunner:
         t0 = time.perf_counter()
         try:
             outcome = await self.target.call(question)  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - targets should not raise; count it anyway
-            outcome = Outcome("error", time.perf_counter() - t0, question, error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            outcome = Outcome(
+                "error", time.perf_counter() - t0, question, error=f"{type(exc).__name__}: {exc}"
+            )
         self.recorder.record(outcome)
 
     async def _generate(self) -> None:
         stop_wait = asyncio.create_task(self.stop.wait())
         gen = asyncio.create_task(self._closed() if self.shape.mode == "closed" else self._open())
         try:
-            await asyncio.wait({gen, stop_wait}, timeout=self.shape.duration_s + 1.0,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {gen, stop_wait}, timeout=self.shape.duration_s + 1.0, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for t in (gen, stop_wait):
                 t.cancel()
@@ -261,7 +266,8 @@ class LoadRunner:
             while waiting and time.perf_counter() < deadline:
                 done, _ = await asyncio.wait(
                     waiting | ({stop_wait} if stop_wait else set()),
-                    timeout=deadline - time.perf_counter(), return_when=asyncio.FIRST_COMPLETED,
+                    timeout=deadline - time.perf_counter(),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if stop_wait is not None and stop_wait in done:
                     # stopped while draining: shorten the bound

@@ -1,7 +1,7 @@
 """What a burst is: ``BurstSpec`` (load shape + workload + settings + target) and operator ``BurstCaps``.
 
-    spec = BurstSpec(users=50, duration_s=30, think_time_s=1, mix="zipf:1.1:1000", preset="optimized")
-    BurstCaps(max_users=500).check(spec)     # InvalidInput naming the field and the limit
+spec = BurstSpec(users=50, duration_s=30, think_time_s=1, mix="zipf:1.1:1000", preset="optimized")
+BurstCaps(max_users=500).check(spec)     # InvalidInput naming the field and the limit
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ class BurstSpec(LoadShape):
             changes["model_latency"] = self.model_latency
         return base.updated(**changes) if changes else base
 
-    def workload(self, sources: dict[str, Any] | None, data_dir: Path, index_dir: Path | None = None) -> Workload:
+    def workload(
+        self, sources: dict[str, Any] | None, data_dir: Path, index_dir: Path | None = None
+    ) -> Workload:
         """The seeded workload (blocking: may read a file or generate the corpus pool)."""
         if self.questions:
             pool = parse_questions("\n".join(self.questions), csv_format=False)
@@ -97,16 +99,30 @@ class BurstCaps(BaseModel):
         """
         errors = []
         if spec.mode == "closed" and spec.users > self.max_users:
-            errors.append({"field": "users", "message":
-                           f"{spec.users} users is over the operator limit of {self.max_users} (max_users)"})
+            errors.append(
+                {
+                    "field": "users",
+                    "message": f"{spec.users} users is over the operator limit of {self.max_users} "
+                    "(max_users)",
+                }
+            )
         if spec.duration_s > self.max_duration_s:
-            errors.append({"field": "duration_s", "message": f"{spec.duration_s:g} s is over the operator limit "
-                                                             f"of {self.max_duration_s:g} s (max_duration_s)"})
+            errors.append(
+                {
+                    "field": "duration_s",
+                    "message": f"{spec.duration_s:g} s is over the operator limit "
+                    f"of {self.max_duration_s:g} s (max_duration_s)",
+                }
+            )
         if spec.mode == "open":
             peak = max([spec.rate, *(s.rate for s in spec.rate_steps)])
             if peak > self.max_rate:
-                errors.append({"field": "rate", "message": f"{peak:g}/s is over the operator limit "
-                                                           f"of {self.max_rate:g}/s (max_rate)"})
+                errors.append(
+                    {
+                        "field": "rate",
+                        "message": f"{peak:g}/s is over the operator limit of {self.max_rate:g}/s (max_rate)",
+                    }
+                )
         if spec.target == "http" and not spec.http_url:
             errors.append({"field": "http_url", "message": "required when target is http"})
         if errors:

@@ -44,8 +44,11 @@ class Target(Protocol):
     """Something that answers questions one at a time (many concurrently)."""
 
     name: str
-    emulated: bool
-    """True when the target emulates latency (model or source); reports label it."""
+
+    @property
+    def emulated(self) -> bool:
+        """True when the target emulates latency (model or source); reports label it."""
+        ...
 
     async def call(self, question: str) -> Outcome: ...
 
@@ -57,9 +60,13 @@ class DrivingTarget(Protocol):
     """A target that runs the users itself (e.g. Locust) and reports outcomes to ``recorder``."""
 
     name: str
-    emulated: bool
 
-    async def drive(self, shape: Any, workload: Workload, recorder: Recorder, stop: Any) -> dict[str, Any]: ...
+    @property
+    def emulated(self) -> bool: ...
+
+    async def drive(
+        self, shape: Any, workload: Workload, recorder: Recorder, stop: Any
+    ) -> dict[str, Any]: ...
 
     async def aclose(self) -> None: ...
 
@@ -91,7 +98,7 @@ class EngineTarget:
             return Outcome("error", time.perf_counter() - t0, question, error=f"invalid input: {exc}")
         except ResearchOpsError as exc:
             return Outcome("error", time.perf_counter() - t0, question, error=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a bug in a run is an error outcome, not a dead load run
+        except Exception as exc:
             return Outcome("error", time.perf_counter() - t0, question, error=f"{type(exc).__name__}: {exc}")
         latency = time.perf_counter() - t0
         status: OutcomeStatus = "error" if result.status == RunStatus.ERROR else "ok"

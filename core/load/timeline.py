@@ -27,7 +27,9 @@ import psutil
 from core.load.targets import Outcome
 
 
-def percentiles_ms(latencies_s: list[float] | np.ndarray, qs: tuple[float, ...] = (50, 95, 99)) -> list[float | None]:
+def percentiles_ms(
+    latencies_s: list[float] | np.ndarray, qs: tuple[float, ...] = (50, 95, 99)
+) -> list[float | None]:
     """Exact percentiles in milliseconds (None for no samples).
 
     >>> percentiles_ms([0.001, 0.002, 0.003], (50,))
@@ -54,7 +56,9 @@ class Recorder:
     1
     """
 
-    def __init__(self, *, on_tick: Callable[[dict[str, Any]], None] | None = None, keep: bool = False) -> None:
+    def __init__(
+        self, *, on_tick: Callable[[dict[str, Any]], None] | None = None, keep: bool = False
+    ) -> None:
         self.t0 = time.perf_counter()
         self.wall_t0 = time.time()
         self.on_tick = on_tick

@@ -43,7 +43,8 @@ _VERBS = frozenset(
     delete sort count match compile escape quote unquote translate normalize resolve append clear reset
     dump dumps load loads release acquire emit handle process shut submit map filter reduce raise yield
     decorate install configure define declare represent provide implement store lock unlock flush render
-    hash sign verify encrypt decrypt compress decompress pack unpack mark retry install list display""".split()
+    hash sign verify encrypt decrypt compress decompress pack unpack mark retry install list
+    display""".split()
 )
 _TEMPLATES = (
     "What does {name} do?",
@@ -88,7 +89,9 @@ def parse_mix(spec: str) -> Mix:
     kind = parts[0]
 
     def bad(msg: str) -> InvalidInput:
-        return InvalidInput([{"field": "mix", "message": f"{msg} (got {spec!r}; e.g. zipf:1.1:1000 or uniform:500)"}])
+        return InvalidInput(
+            [{"field": "mix", "message": f"{msg} (got {spec!r}; e.g. zipf:1.1:1000 or uniform:500)"}]
+        )
 
     try:
         if kind == "uniform" and len(parts) <= 2:
@@ -117,7 +120,9 @@ class QuestionSampler:
         if self._i >= len(self._block):
             n = len(self._questions)
             self._block = (
-                self._rng.choice(n, size=BLOCK, p=self._p) if self._p is not None else self._rng.integers(0, n, BLOCK)
+                self._rng.choice(n, size=BLOCK, p=self._p)
+                if self._p is not None
+                else self._rng.integers(0, n, BLOCK)
             )
             self._i = 0
         idx = int(self._block[self._i])
@@ -144,8 +149,14 @@ class Workload:
     def __init__(self, pool: Sequence[str], mix: Mix, seed: int = 0, *, name: str = "custom") -> None:
         n = len(pool) if mix.n is None else mix.n
         if n > len(pool):
-            raise InvalidInput([{"field": "mix", "message":
-                                 f"asks for {n} distinct questions but the workload has only {len(pool)}"}])
+            raise InvalidInput(
+                [
+                    {
+                        "field": "mix",
+                        "message": f"asks for {n} distinct questions but the workload has only {len(pool)}",
+                    }
+                ]
+            )
         if n == 0:
             raise InvalidInput([{"field": "questions", "message": "the workload has no questions"}])
         self.questions: list[str] = list(pool[:n])
@@ -192,10 +203,18 @@ def parse_questions(text: str, *, csv_format: bool | None = None) -> list[str]:
                 rows.append((n, q))
     bad = [n for n, q in rows if not QUESTION_MIN <= len(q) <= QUESTION_MAX]
     if bad:
-        shown = ", ".join(map(str, bad[:MAX_BAD_LINES_SHOWN])) + (" ..." if len(bad) > MAX_BAD_LINES_SHOWN else "")
-        raise InvalidInput([{"field": "questions", "message":
-                             f"{len(bad)} question(s) not {QUESTION_MIN}-{QUESTION_MAX} characters, "
-                             f"at line(s) {shown}"}])
+        shown = ", ".join(map(str, bad[:MAX_BAD_LINES_SHOWN])) + (
+            " ..." if len(bad) > MAX_BAD_LINES_SHOWN else ""
+        )
+        raise InvalidInput(
+            [
+                {
+                    "field": "questions",
+                    "message": f"{len(bad)} question(s) not {QUESTION_MIN}-{QUESTION_MAX} characters, "
+                    f"at line(s) {shown}",
+                }
+            ]
+        )
     if not rows:
         raise InvalidInput([{"field": "questions", "message": "the file holds no questions"}])
     return list(dict.fromkeys(q for _, q in rows))
@@ -267,7 +286,9 @@ def generate_questions(chunk_sets: Iterable[Iterable[Any]]) -> list[str]:
     return [unique[int(i)] for i in order]
 
 
-def corpus_pool(sources: Mapping[str, Any], data_dir: Path, names: Sequence[str] = ("stdlib", "packages")) -> list[str]:
+def corpus_pool(
+    sources: Mapping[str, Any], data_dir: Path, names: Sequence[str] = ("stdlib", "packages")
+) -> list[str]:
     """The built-in question pool for these sources (``IndexedSource``-like: ``.index.chunks``,
     ``.version``), cached in ``<data_dir>/workloads/``. Blocking: call through ``asyncio.to_thread``.
 
@@ -277,7 +298,9 @@ def corpus_pool(sources: Mapping[str, Any], data_dir: Path, names: Sequence[str]
     unwrapped = {n: getattr(s, "inner", s) for n, s in sources.items()}
     present = [n for n in names if n in unwrapped and hasattr(unwrapped[n], "index")]
     if not present:
-        raise InvalidInput([{"field": "workload", "message": f"none of the sources {list(names)} is available"}])
+        raise InvalidInput(
+            [{"field": "workload", "message": f"none of the sources {list(names)} is available"}]
+        )
     key = xxhash.xxh3_64(
         (f"{POOL_VERSION}|" + "|".join(f"{n}={unwrapped[n].version}" for n in present)).encode()
     ).hexdigest()[:12]

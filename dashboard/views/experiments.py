@@ -15,16 +15,21 @@ from dashboard import charts, services
 
 st.title("Experiments")
 if not services.experiments_available():
-    st.warning("The experiment runner (core.load.experiment) is not available in this build, so "
-               "before/after experiments cannot run here.", icon=":material/construction:")  # fmt: skip
+    st.warning(
+        "The experiment runner (core.load.experiment) is not available in this build, so "
+        "before/after experiments cannot run here.",
+        icon=":material/construction:",
+    )
     st.stop()
 
 for field, message in st.session_state.pop("exp_errors", {}).items():
     st.error(f"**{field}**: {message}")
 
 with st.form("experiment"):
-    st.markdown("**Configurations** — the first is the baseline. A preset, optionally with `+key=value` "
-                "changes, e.g. `optimized+cache=off`.")  # fmt: skip
+    st.markdown(
+        "**Configurations** — the first is the baseline. A preset, optionally with `+key=value` "
+        "changes, e.g. `optimized+cache=off`."
+    )
     cfg_text = st.text_area("One configuration per line", "naive\noptimized", key="x_configs", height=100)
     c = st.columns(4)
     users = c[0].number_input("Users", 1, 500, 8, key="x_users")
@@ -39,8 +44,16 @@ with st.form("experiment"):
         configs = [line.strip() for line in cfg_text.splitlines() if line.strip()]
         try:
             st.session_state["experiment_id"] = services.start_experiment(
-                configs, users=int(users), duration_s=float(duration), think_time_s=float(think), mix=mix,
-                zipf_s=float(zipf_s), pool=int(pool), rounds=int(rounds), purge_cache=purge)  # fmt: skip
+                configs,
+                users=int(users),
+                duration_s=float(duration),
+                think_time_s=float(think),
+                mix=mix,
+                zipf_s=float(zipf_s),
+                pool=int(pool),
+                rounds=int(rounds),
+                purge_cache=purge,
+            )
         except InvalidInput as exc:
             st.session_state["exp_errors"] = {e["field"]: e["message"] for e in exc.errors}
         st.rerun()
@@ -51,16 +64,20 @@ def progress(exp_id: str) -> None:
     status = services.burst_view(exp_id)
     rows = services.burst_timeline(exp_id)
     with st.container(key="exp-tick"):
-        st.markdown(f"Experiment `{exp_id}` · **{status['state']}** · {len(rows)} s run · "
-                    f"updated {time.strftime('%H:%M:%S')}")  # fmt: skip
+        st.markdown(
+            f"Experiment `{exp_id}` · **{status['state']}** · {len(rows)} s run · "
+            f"updated {time.strftime('%H:%M:%S')}"
+        )
     if status.get("error"):
         st.error(status["error"])
     if not status["finished"]:
         if st.button("Cancel experiment", key="x_cancel"):
             services.cancel_burst(exp_id)
         if rows:
-            st.plotly_chart(charts.timeline_lines(rows, ["throughput", "p95_ms"], "Live: throughput and p95 (ms)",
-                                                  ""), key="x_live")  # fmt: skip
+            st.plotly_chart(
+                charts.timeline_lines(rows, ["throughput", "p95_ms"], "Live: throughput and p95 (ms)", ""),
+                key="x_live",
+            )
         return
     summary = status.get("summary")
     if summary:
@@ -76,7 +93,10 @@ elif exp_id:
     summary = status.get("summary") or {}
     st.subheader(f"Results — baseline **{summary.get('baseline', '?')}**")
     if summary.get("emulated"):
-        st.info("Latency in this experiment was partly EMULATED (labelled in the report).", icon=":material/science:")
+        st.info(
+            "Latency in this experiment was partly EMULATED (labelled in the report).",
+            icon=":material/science:",
+        )
     if summary.get("per_config"):
         tables = services.experiment_rows(summary)
         st.dataframe(tables["summary"], hide_index=True, key="x_summary")
@@ -88,8 +108,11 @@ elif exp_id:
             (a if i % 2 == 0 else b).plotly_chart(fig, key=f"x_fig_{name}")
         st.markdown("**Answer equivalence** (same question, same findings and summary?)")
         eq = summary.get("equivalence", {})
-        st.dataframe([{"config": k, **{f: v for f, v in e.items() if f != "differences"}} for k, e in eq.items()],
-                     hide_index=True, key="x_equiv")  # fmt: skip
+        st.dataframe(
+            [{"config": k, **{f: v for f, v in e.items() if f != "differences"}} for k, e in eq.items()],
+            hide_index=True,
+            key="x_equiv",
+        )
         with st.expander("Per-node and per-phase times"):
             st.dataframe(tables["nodes"], hide_index=True)
             st.dataframe(tables["phases"], hide_index=True)

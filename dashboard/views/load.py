@@ -22,14 +22,27 @@ with st.form("burst"):
     c = st.columns(3)
     users = c[0].number_input("Users", 1, 1000, 10, key="b_users", help="concurrent simulated users")
     duration = c[1].number_input("Duration (s)", 1, 3600, 20, key="b_duration")
-    think = c[2].number_input("Think time (s)", 0.0, 60.0, 0.0, 0.1, key="b_think", help="pause between a user's questions")
-    mix = c[0].radio("Question mix", ["zipf", "uniform"], horizontal=True, key="b_mix",
-                     help="zipf: a few popular questions come up often (cache-friendly)")  # fmt: skip
+    think = c[2].number_input(
+        "Think time (s)", 0.0, 60.0, 0.0, 0.1, key="b_think", help="pause between a user's questions"
+    )
+    mix = c[0].radio(
+        "Question mix",
+        ["zipf", "uniform"],
+        horizontal=True,
+        key="b_mix",
+        help="zipf: a few popular questions come up often (cache-friendly)",
+    )
     zipf_s = c[1].number_input("Zipf exponent", 0.1, 3.0, 1.1, 0.1, key="b_zipf")
     preset = c[2].selectbox("Preset", ["current settings", "optimized", "naive"], key="b_preset")
     if st.form_submit_button("Launch burst", type="primary"):
-        spec = {"users": int(users), "duration_s": float(duration), "think_time_s": float(think), "mix": mix,
-                "zipf_s": float(zipf_s), "preset": None if preset == "current settings" else preset}  # fmt: skip
+        spec = {
+            "users": int(users),
+            "duration_s": float(duration),
+            "think_time_s": float(think),
+            "mix": mix,
+            "zipf_s": float(zipf_s),
+            "preset": None if preset == "current settings" else preset,
+        }
         try:
             st.session_state["burst_id"] = services.start_burst(**spec)
         except InvalidInput as exc:
@@ -42,8 +55,10 @@ def live(burst_id: str) -> None:
     status = services.burst_view(burst_id)
     rows = services.burst_timeline(burst_id)
     with st.container(key="load-tick"):
-        st.markdown(f"Burst `{burst_id}` · **{status['state']}** · {len(rows)} s of timeline · "
-                    f"updated {services.clock()}")  # fmt: skip
+        st.markdown(
+            f"Burst `{burst_id}` · **{status['state']}** · {len(rows)} s of timeline · "
+            f"updated {services.clock()}"
+        )
     if status.get("emulated"):
         st.info("This burst runs with EMULATED latency profiles.", icon=":material/science:")
     if status.get("error"):
@@ -59,20 +74,32 @@ def live(burst_id: str) -> None:
     k[4].metric("In flight", int(last.get("in_flight", 0) or 0))
     marks = services.burst_marks(status)
     g = st.columns(2)
-    g[0].plotly_chart(charts.timeline_lines(rows, ["throughput"], "Throughput", "runs/s", marks), key="l_tput")
-    g[1].plotly_chart(charts.timeline_lines(rows, ["p50_ms", "p95_ms", "p99_ms"], "Latency", "ms", marks), key="l_lat")
+    g[0].plotly_chart(
+        charts.timeline_lines(rows, ["throughput"], "Throughput", "runs/s", marks), key="l_tput"
+    )
+    g[1].plotly_chart(
+        charts.timeline_lines(rows, ["p50_ms", "p95_ms", "p99_ms"], "Latency", "ms", marks), key="l_lat"
+    )
     g[0].plotly_chart(charts.timeline_lines(rows, ["errors"], "Errors", "per s", marks), key="l_err")
-    g[1].plotly_chart(charts.timeline_lines(rows, ["rejected"], "Rejected (overloaded)", "per s", marks), key="l_rej")
-    g[0].plotly_chart(charts.timeline_lines(rows, ["in_flight"], "In flight", "runs", marks), key="l_inflight")
-    g[1].plotly_chart(charts.timeline_lines(rows, ["hit_rate"], "Cache hit rate", "%", marks, 100.0), key="l_hits")
-    g[0].plotly_chart(charts.timeline_lines(rows, ["rss_mb"], "Memory (burst process)", "MiB", marks),
-                      key="l_mem")  # fmt: skip
+    g[1].plotly_chart(
+        charts.timeline_lines(rows, ["rejected"], "Rejected (overloaded)", "per s", marks), key="l_rej"
+    )
+    g[0].plotly_chart(
+        charts.timeline_lines(rows, ["in_flight"], "In flight", "runs", marks), key="l_inflight"
+    )
+    g[1].plotly_chart(
+        charts.timeline_lines(rows, ["hit_rate"], "Cache hit rate", "%", marks, 100.0), key="l_hits"
+    )
+    g[0].plotly_chart(
+        charts.timeline_lines(rows, ["rss_mb"], "Memory (burst process)", "MiB", marks), key="l_mem"
+    )
     if status["finished"] and status.get("summary"):
         g[1].markdown("**Summary**")
         g[1].json(status["summary"], expanded=False)
 
 
-burst_id = st.session_state.get("burst_id")
+# ?burst=<id> opens a burst directly (a link another operator can follow)
+burst_id = st.session_state.get("burst_id") or st.query_params.get("burst")
 if burst_id:
     live(burst_id)
 

@@ -11,10 +11,16 @@ from dashboard import charts, services
 
 st.title("Metrics")
 c = st.columns([1, 1, 2])
-range_s = c[0].selectbox("Window", [60, 300, 900, 3600], index=1, format_func=lambda s: f"last {s // 60 or 1} min"
-                         if s >= 60 else f"{s}s", key="metrics_range")  # fmt: skip
-quantile = c[1].selectbox("Node quantile", [0.5, 0.95, 0.99], index=1, format_func=lambda q: f"p{round(q * 100)}",
-                          key="metrics_q")  # fmt: skip
+range_s = c[0].selectbox(
+    "Window",
+    [60, 300, 900, 3600],
+    index=1,
+    format_func=lambda s: f"last {s // 60 or 1} min" if s >= 60 else f"{s}s",
+    key="metrics_range",
+)
+quantile = c[1].selectbox(
+    "Node quantile", [0.5, 0.95, 0.99], index=1, format_func=lambda q: f"p{round(q * 100)}", key="metrics_q"
+)
 
 
 @st.fragment(run_every=2)
@@ -36,11 +42,16 @@ def live() -> None:
     wf = {f"p{round(q * 100)}": ts.series.get("all", []) for q, ts in r.workflow_latency.items()}
     a, b = st.columns(2)
     a.plotly_chart(charts.ts_lines(wf, "Workflow latency", "ms", marks, 1000.0), key="m_wf")
-    b.plotly_chart(charts.ts_lines(r.node_latency[quantile].series, f"Per-node p{round(quantile * 100)} latency",
-                                   "ms", marks, 1000.0), key="m_nodes")  # fmt: skip
+    b.plotly_chart(
+        charts.ts_lines(
+            r.node_latency[quantile].series, f"Per-node p{round(quantile * 100)} latency", "ms", marks, 1000.0
+        ),
+        key="m_nodes",
+    )
     a, b = st.columns(2)
-    a.plotly_chart(charts.ts_lines(r.cache_hit_rate.series, "Cache hit rate by level", "%", marks, 100.0),
-                   key="m_hits")  # fmt: skip
+    a.plotly_chart(
+        charts.ts_lines(r.cache_hit_rate.series, "Cache hit rate by level", "%", marks, 100.0), key="m_hits"
+    )
     b.plotly_chart(charts.hit_rate_bars(snap.cache_hit_rate), key="m_hit_nodes")
     a, b = st.columns(2)
     a.plotly_chart(charts.ts_lines(r.memory.series, "Resident memory", "MiB", marks, 1 / 2**20), key="m_mem")
@@ -48,10 +59,14 @@ def live() -> None:
 
     st.subheader("Where the time goes")
     a, b = st.columns(2)
-    a.plotly_chart(charts.phase_bars(services.phase_rows(snap), "Share of time by phase, per settings version"),
-                   key="m_phases")  # fmt: skip
-    b.plotly_chart(charts.count_bars(services.node_time(snap), "Time in each node (recent window)", "s"),
-                   key="m_node_time")  # fmt: skip
+    a.plotly_chart(
+        charts.phase_bars(services.phase_rows(snap), "Share of time by phase, per settings version"),
+        key="m_phases",
+    )
+    b.plotly_chart(
+        charts.count_bars(services.node_time(snap), "Time in each node (recent window)", "s"),
+        key="m_node_time",
+    )
     st.dataframe(services.node_latency_rows(snap), hide_index=True, key="m_node_table")
     a, b = st.columns(2)
     a.plotly_chart(charts.count_bars(snap.validation_errors, "Validation errors (model.field)"), key="m_val")

@@ -38,7 +38,9 @@ def apply(**changes: Any) -> None:
     except InvalidInput as exc:
         st.session_state["ops_errors"] = {e["field"]: e["message"] for e in exc.errors}
     else:
-        st.session_state["ops_notice"] = f"Applied: now running settings **v{new.version}** ({new.preset or 'custom'})."
+        st.session_state["ops_notice"] = (
+            f"Applied: now running settings **v{new.version}** ({new.preset or 'custom'})."
+        )
 
 
 st.subheader("Presets")
@@ -63,44 +65,81 @@ def _index(options: tuple[str, ...], value: str) -> int:
 st.subheader("Live modes")
 with st.form("modes"):
     c = st.columns(3)
-    opts = {name: get_args(t) for name, t in [("cache", CacheMode), ("codec", CodecName),
-            ("validation", ValidationMode), ("execution", ExecutionMode), ("state_handling", StateHandling)]}  # fmt: skip
+    opts = {
+        name: get_args(t)
+        for name, t in [
+            ("cache", CacheMode),
+            ("codec", CodecName),
+            ("validation", ValidationMode),
+            ("execution", ExecutionMode),
+            ("state_handling", StateHandling),
+        ]
+    }
     values: dict[str, Any] = {
-        "cache": c[0].selectbox("Cache", opts["cache"], _index(opts["cache"], cur.cache), key=wkey("m_cache")),
-        "codec": c[1].selectbox("Codec", opts["codec"], _index(opts["codec"], cur.codec), key=wkey("m_codec")),
-        "validation": c[2].selectbox("Validation", opts["validation"],
-                                     _index(opts["validation"], cur.validation), key=wkey("m_validation")),
-        "execution": c[0].selectbox("Execution", opts["execution"],
-                                    _index(opts["execution"], cur.execution), key=wkey("m_execution")),
-        "state_handling": c[1].selectbox("State handling", opts["state_handling"],
-                                         _index(opts["state_handling"], cur.state_handling), key=wkey("m_state")),
+        "cache": c[0].selectbox(
+            "Cache", opts["cache"], _index(opts["cache"], cur.cache), key=wkey("m_cache")
+        ),
+        "codec": c[1].selectbox(
+            "Codec", opts["codec"], _index(opts["codec"], cur.codec), key=wkey("m_codec")
+        ),
+        "validation": c[2].selectbox(
+            "Validation",
+            opts["validation"],
+            _index(opts["validation"], cur.validation),
+            key=wkey("m_validation"),
+        ),
+        "execution": c[0].selectbox(
+            "Execution", opts["execution"], _index(opts["execution"], cur.execution), key=wkey("m_execution")
+        ),
+        "state_handling": c[1].selectbox(
+            "State handling",
+            opts["state_handling"],
+            _index(opts["state_handling"], cur.state_handling),
+            key=wkey("m_state"),
+        ),
         "lazy_validation": c[2].toggle("Lazy validation", cur.lazy_validation, key=wkey("m_lazy")),
-        "max_concurrent": c[0].number_input("Max concurrent workflows", 1, 100_000, cur.max_concurrent,
-                                            key=wkey("m_max_concurrent")),
+        "max_concurrent": c[0].number_input(
+            "Max concurrent workflows", 1, 100_000, cur.max_concurrent, key=wkey("m_max_concurrent")
+        ),
         "queue_limit": c[1].number_input("Queue limit", 0, 1_000_000, cur.queue_limit, key=wkey("m_queue")),
-        "result_ttl_s": c[2].number_input("Result TTL (s)", 1, 30 * 86_400, cur.result_ttl_s, key=wkey("m_rttl")),
+        "result_ttl_s": c[2].number_input(
+            "Result TTL (s)", 1, 30 * 86_400, cur.result_ttl_s, key=wkey("m_rttl")
+        ),
         "node_ttl_s": c[2].number_input("Node TTL (s)", 1, 30 * 86_400, cur.node_ttl_s, key=wkey("m_nttl")),
-    }  # fmt: skip
+    }
     if st.form_submit_button("Apply modes", type="primary"):
         apply(**services.mode_changes(values))
         st.rerun()
 
 st.subheader("Emulation profiles — EMULATED latency, not measured")
-st.caption("Lognormal latency with a failure rate, for load demos without a network. Every result and "
-           "report made while a profile is on says `emulated: true`.")  # fmt: skip
+st.caption(
+    "Lognormal latency with a failure rate, for load demos without a network. Every result and "
+    "report made while a profile is on says `emulated: true`."
+)
 with st.form("emulation"):
     cols = st.columns(2)
     profiles = {}
-    for col, (field, label) in zip(cols, [("model_latency", "Model calls"), ("source_latency", "Sources")],
-                                   strict=True):
+    for col, (field, label) in zip(
+        cols, [("model_latency", "Model calls"), ("source_latency", "Sources")], strict=True
+    ):
         prof = getattr(cur, field)
         with col:
             st.markdown(f"**{label}** (EMULATED)")
             on = st.toggle(f"Emulate {label.lower()} latency", prof is not None, key=wkey(f"e_{field}_on"))
-            med = st.number_input("Median (ms)", 0.0, 60_000.0, prof.median_ms if prof else 300.0, key=wkey(f"e_{field}_med"))
-            sig = st.number_input("Sigma (tail)", 0.0, 3.0, prof.sigma if prof else 0.5, 0.1, key=wkey(f"e_{field}_sig"))
-            fail = st.number_input("Failure rate", 0.0, 1.0, prof.failure_rate if prof else 0.0, 0.01,
-                                   key=wkey(f"e_{field}_fail"))  # fmt: skip
+            med = st.number_input(
+                "Median (ms)", 0.0, 60_000.0, prof.median_ms if prof else 300.0, key=wkey(f"e_{field}_med")
+            )
+            sig = st.number_input(
+                "Sigma (tail)", 0.0, 3.0, prof.sigma if prof else 0.5, 0.1, key=wkey(f"e_{field}_sig")
+            )
+            fail = st.number_input(
+                "Failure rate",
+                0.0,
+                1.0,
+                prof.failure_rate if prof else 0.0,
+                0.01,
+                key=wkey(f"e_{field}_fail"),
+            )
             profiles[field] = services.latency_profile(on, med, sig, fail)
     if st.form_submit_button("Apply emulation"):
         cur_dump = cur.model_dump()
@@ -135,7 +174,8 @@ else:
             if scope == "question" and not question.strip():
                 st.session_state["ops_errors"] = {"question": "enter the question whose entries to purge"}
             else:
-                n = services.purge_cache(node=node if scope == "node" else None,
-                                         question=question if scope == "question" else None)  # fmt: skip
+                n = services.purge_cache(
+                    node=node if scope == "node" else None, question=question if scope == "question" else None
+                )
                 st.session_state["ops_notice"] = f"Purged {n} cache entries ({scope})."
             st.rerun()

@@ -17,15 +17,17 @@ errors: dict[str, str] = st.session_state.get("research_errors", {})
 with st.form("ask"):
     q_col, err_col = st.columns([3, 1])
     question = q_col.text_area(
-        "Question", key="question", height=90, max_chars=QUESTION_MAX,
+        "Question",
+        key="question",
+        height=90,
+        max_chars=QUESTION_MAX,
         help=f"{QUESTION_MIN}-{QUESTION_MAX} characters",
         placeholder="How do I run coroutines concurrently and wait for all of them?",
-    )  # fmt: skip
+    )
     if errors.get("question"):
         err_col.error(errors["question"], icon=":material/error:")
     s_col, m_col = st.columns([3, 1])
-    chosen = s_col.multiselect("Sources", names, default=names, key="sources",
-                               help="Empty = every source")  # fmt: skip
+    chosen = s_col.multiselect("Sources", names, default=names, key="sources", help="Empty = every source")
     if errors.get("domains"):
         s_col.error(errors["domains"])
     max_sources = m_col.number_input("Max sources", MAX_SOURCES_MIN, MAX_SOURCES_MAX, 10, key="max_sources")
@@ -46,9 +48,16 @@ if submitted:
     else:
         st.session_state["last_result"] = result
         history = st.session_state.setdefault("session_questions", [])
-        history.insert(0, {"question": result.question, "status": result.status.value,
-                           "findings": len(result.findings), "ms": round(result.processing_time_s * 1000, 1),
-                           "cached": result.cached})  # fmt: skip
+        history.insert(
+            0,
+            {
+                "question": result.question,
+                "status": result.status.value,
+                "findings": len(result.findings),
+                "ms": round(result.processing_time_s * 1000, 1),
+                "cached": result.cached,
+            },
+        )
         if had_errors:  # the stale field errors were drawn above; draw the page again without them
             st.rerun()
 
@@ -60,8 +69,11 @@ if result is not None:
     head[2].metric("Confidence", f"{result.confidence:.0%}")
     head[3].metric("Settings", f"v{result.settings_version}")
     if result.emulated:
-        st.info("**Emulated latency**: model and/or source latency in this run was emulated "
-                "(Operations → emulation profiles), not measured.", icon=":material/science:")  # fmt: skip
+        st.info(
+            "**Emulated latency**: model and/or source latency in this run was emulated "
+            "(Operations → emulation profiles), not measured.",
+            icon=":material/science:",
+        )
     if result.cached:
         st.success("Served whole from the result cache.", icon=":material/bolt:")
     for f in result.failed_sources:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from apphelpers import PASSWORD, ROOT, login, new_app
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import hash_password
+from tests.conftest import SHARED_INDEX
+from tests.dashboard.apphelpers import PASSWORD, login, new_app
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +18,7 @@ def dashboard_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     """Env for the session's one engine: tmp data dir, shared index dir, a known operator password."""
     env = {
         "RESEARCHOPS_DATA_DIR": str(tmp_path_factory.mktemp("dashboard-data")),
-        "RESEARCHOPS_INDEX_DIR": str(ROOT / ".data" / "test-index" / "index"),
+        "RESEARCHOPS_INDEX_DIR": str(SHARED_INDEX),
         "RESEARCHOPS_OPERATOR_PASSWORD_HASH": hash_password(PASSWORD),
     }
     with pytest.MonkeyPatch.context() as mp:

@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from apphelpers import PASSWORD, ROOT, login, new_app, texts
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import HASH_COMMAND, AuthConfig, hash_password, verify_password
-
+from tests.dashboard.apphelpers import PASSWORD, ROOT, login, new_app, texts
 
 OPERATOR_PAGES = ["operations", "load", "metrics", "experiments", "benchmarks"]
 
@@ -25,15 +24,26 @@ def test_hash_verifies_only_the_right_password() -> None:
 
 
 def test_hash_command_prints_a_usable_secrets_line() -> None:
-    out = subprocess.run([sys.executable, "-m", "dashboard.auth", "hash", "--stdin"], input="long-enough-pw\n",
-                         capture_output=True, text=True, cwd=ROOT, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "dashboard.auth", "hash", "--stdin"],
+        input="long-enough-pw\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("operator_password_hash"))
     assert verify_password("long-enough-pw", line.split('"')[1])
 
 
 def test_hash_command_refuses_a_short_password() -> None:
-    proc = subprocess.run([sys.executable, "-m", "dashboard.auth", "hash", "--stdin"], input="short\n",
-                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "dashboard.auth", "hash", "--stdin"],
+        input="short\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2 and "at least 8" in proc.stderr
 
 
@@ -41,8 +51,15 @@ def test_secrets_take_precedence_over_env() -> None:
     cfg = AuthConfig.resolve({"operator_password_hash": "scrypt$a"}, "scrypt$b")
     assert cfg.password_hash == "scrypt$a" and not cfg.oidc
     assert AuthConfig.resolve({}, "scrypt$b").password_hash == "scrypt$b"
-    oidc = AuthConfig.resolve({"redirect_uri": "http://x/oauth2callback", "cookie_secret": "c", "client_id": "i",
-                               "operator_emails": ["Ops@Example.com"]}, None)  # fmt: skip
+    oidc = AuthConfig.resolve(
+        {
+            "redirect_uri": "http://x/oauth2callback",
+            "cookie_secret": "c",
+            "client_id": "i",
+            "operator_emails": ["Ops@Example.com"],
+        },
+        None,
+    )
     assert oidc.oidc and oidc.operator_emails == ("ops@example.com",) and oidc.configured
 
 
@@ -71,8 +88,9 @@ def test_operator_login_opens_operator_pages_and_sign_out_closes_them(app: AppTe
     assert app.session_state["current_role"] == "researcher"
 
 
-def test_without_a_password_the_app_says_how_to_set_one(dashboard_env: dict[str, str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_without_a_password_the_app_says_how_to_set_one(
+    dashboard_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dashboard import services
 
     monkeypatch.delenv("RESEARCHOPS_OPERATOR_PASSWORD_HASH")

@@ -3,10 +3,10 @@ metrics/history/benchmarks render what the engine recorded, a burst runs in its 
 
 from __future__ import annotations
 
-from apphelpers import table, texts
 from streamlit.testing.v1 import AppTest
 
 from dashboard import services
+from tests.dashboard.apphelpers import table, texts
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
 
@@ -40,7 +40,7 @@ def test_preset_and_mode_changes_bump_the_version_and_log_it(operator: AppTest) 
     assert now.version == before + 2 and now.cache == "l1" and now.preset is None
     log = table(operator, "version", "changed")
     assert list(log["version"])[:2] == [before + 2, before + 1]
-    assert "cache=l1" in list(log["changed"])[0]
+    assert "cache=l1" in next(iter(log["changed"]))
     click(operator, "Optimized preset")
     assert services.current_settings().preset == "optimized"
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from apphelpers import texts
 from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.apphelpers import texts
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
 

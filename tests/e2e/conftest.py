@@ -14,12 +14,16 @@ import httpx
 import pytest
 
 from dashboard.auth import hash_password
+from tests.conftest import SHARED_INDEX
+from tests.e2e.helpers import PASSWORD, ROOT, shot
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-PASSWORD = "e2e-operator-password"
 CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 def free_port() -> int:
@@ -32,12 +36,21 @@ def free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m dashboard.launch --port N`` with a tmp data dir and an operator password hash."""
     port = free_port()
-    env = {**os.environ, "RESEARCHOPS_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
-           "RESEARCHOPS_INDEX_DIR": str(ROOT / ".data" / "test-index" / "index"),
-           "RESEARCHOPS_OPERATOR_PASSWORD_HASH": hash_password(PASSWORD)}  # fmt: skip
-    log = open(tmp_path_factory.mktemp("e2e-log") / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.launch", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "RESEARCHOPS_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
+        "RESEARCHOPS_INDEX_DIR": str(SHARED_INDEX),
+        "RESEARCHOPS_OPERATOR_PASSWORD_HASH": hash_password(PASSWORD),
+    }
+    log = open(tmp_path_factory.mktemp("e2e-log") / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.launch", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -88,7 +101,7 @@ FAILED = pytest.StashKey[bool]()
 
 @pytest.fixture
 def page(browser: object, server: str, request: pytest.FixtureRequest) -> Iterator[object]:
-    """A fresh browser session (a tall viewport: Streamlit scrolls inside, so screenshots show the viewport)."""
+    """A fresh browser session; tall, since Streamlit scrolls inside and screenshots show the viewport."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 2200})  # type: ignore[attr-defined]
     pg = ctx.new_page()
     pg.set_default_timeout(90_000)
@@ -96,15 +109,3 @@ def page(browser: object, server: str, request: pytest.FixtureRequest) -> Iterat
     if request.node.stash.get(FAILED, False):
         shot(pg, f"FAILED-{request.node.name}")
     ctx.close()
-
-
-def idle(pg: object) -> None:
-    """Wait until the script run is over (Streamlit marks it on the app root)."""
-    pg.wait_for_selector("[data-test-script-state='notRunning']", state="attached")  # type: ignore[attr-defined]
-
-
-def shot(pg: object, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    pg.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
-    return path

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, idle, shot
 from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import PASSWORD, idle, shot
 
 pytestmark = pytest.mark.e2e
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
@@ -51,7 +52,9 @@ def test_researcher_asks_and_reads_a_cited_answer(page: Page, server: str) -> No
     page.goto(server)
     idle(page)
     nav(page, "History")
-    expect(page.get_by_text("runs from the run store").or_(page.get_by_text("from this process"))).to_be_visible()
+    expect(
+        page.get_by_text("runs from the run store").or_(page.get_by_text("from this process"))
+    ).to_be_visible()
     shot(page, "history")
 
 

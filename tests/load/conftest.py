@@ -25,8 +25,9 @@ QUESTIONS = (
 @pytest.fixture
 def manager(settings: Settings) -> BurstManager:
     """Bursts of at most 50 users, 60 s and 200/s, in the test's own data dir."""
-    return BurstManager(settings.data_dir, BurstCaps(max_users=50, max_duration_s=60, max_rate=200),
-                        process_settings=settings)
+    return BurstManager(
+        settings.data_dir, BurstCaps(max_users=50, max_duration_s=60, max_rate=200), process_settings=settings
+    )
 
 
 @pytest.fixture

@@ -27,8 +27,11 @@ def _wait_for(cond: Any, timeout: float, what: str) -> Any:
 
 
 def test_burst_runs_in_another_process_and_stores_everything(manager: BurstManager) -> None:
-    burst_id = manager.start(BurstSpec(users=5, duration_s=2, think_time_s=0.01, questions=QUESTIONS,
-                                       mix="zipf:1.1", label="smoke"))
+    burst_id = manager.start(
+        BurstSpec(
+            users=5, duration_s=2, think_time_s=0.01, questions=QUESTIONS, mix="zipf:1.1", label="smoke"
+        )
+    )
     status = manager.wait(burst_id, 90)
     assert status["state"] == "finished", status
     assert status["pid"] != os.getpid()
@@ -46,10 +49,14 @@ def test_burst_runs_in_another_process_and_stores_everything(manager: BurstManag
 
 
 def test_cancel_stops_promptly_and_keeps_a_partial_summary(manager: BurstManager) -> None:
-    burst_id = manager.start(BurstSpec(users=5, duration_s=60, think_time_s=0.05, questions=QUESTIONS,
-                                       mix="uniform"))
-    _wait_for(lambda: manager.timeline(burst_id) or manager.status(burst_id)["state"] == "failed", 90,
-              "the first timeline entry")
+    burst_id = manager.start(
+        BurstSpec(users=5, duration_s=60, think_time_s=0.05, questions=QUESTIONS, mix="uniform")
+    )
+    _wait_for(
+        lambda: manager.timeline(burst_id) or manager.status(burst_id)["state"] == "failed",
+        90,
+        "the first timeline entry",
+    )
     pid = manager.status(burst_id)["pid"]
     t0 = time.monotonic()
     status = manager.cancel(burst_id, grace_s=10)
@@ -71,20 +78,21 @@ def test_caps_are_enforced_before_any_process_starts(manager: BurstManager) -> N
     assert "limit of 60" in fields["duration_s"]
     with pytest.raises(InvalidInput, match=r"rate: 500/s is over the operator limit of 200/s"):
         manager.start(BurstSpec(mode="open", rate=10, rate_steps=({"at_s": 1, "rate": 500},)))
-    with pytest.raises(InvalidInput, match="unknown setting|cache"):
+    with pytest.raises(InvalidInput, match=r"cache"):
         manager.start(BurstSpec(overrides={"cache": "sometimes"}))
     assert manager.list() == []
 
 
 def test_bad_workloads_are_refused_by_the_caller(manager: BurstManager, tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="missing.txt"):
+    with pytest.raises(InvalidInput, match=r"missing\.txt"):
         manager.start(BurstSpec(questions_file=str(tmp_path / "missing.txt")))
     with pytest.raises(InvalidInput, match="only 8"):
         manager.start(BurstSpec(questions=QUESTIONS, mix="zipf:1.1:1000"))
 
 
 def test_a_process_that_dies_is_reported_failed(manager: BurstManager) -> None:
-    burst_id = manager.start(BurstSpec(users=1, duration_s=1, http_url="http://127.0.0.1:9", target="http",
-                                       mode="open"))
+    burst_id = manager.start(
+        BurstSpec(users=1, duration_s=1, http_url="http://127.0.0.1:9", target="http", mode="open")
+    )
     status = manager.wait(burst_id, 90)
     assert status["state"] == "failed" and "closed loop only" in status["error"]

@@ -34,12 +34,32 @@ def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """``uvicorn core.api:app_factory`` on a free port (docs source only, embedded backends)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "PROMETHEUS_URL"}}
-    env.update(RESEARCHOPS_DATA_DIR=str(settings.data_dir), RESEARCHOPS_INDEX_DIR=str(settings.resolved_index_dir),
-               RESEARCHOPS_SOURCES='["docs"]', PYTHONPATH=str(REPO))
-    log = open(tmp_path / "api.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "core.api:app_factory", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env.update(
+        RESEARCHOPS_DATA_DIR=str(settings.data_dir),
+        RESEARCHOPS_INDEX_DIR=str(settings.resolved_index_dir),
+        RESEARCHOPS_SOURCES='["docs"]',
+        PYTHONPATH=str(REPO),
+    )
+    log = open(tmp_path / "api.log", "wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "core.api:app_factory",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

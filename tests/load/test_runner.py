@@ -18,8 +18,9 @@ def _adds_up(s: dict[str, Any]) -> bool:
 async def test_closed_loop_timeline_has_one_entry_per_second_and_counts_add_up(engine: Any) -> None:
     ticks: list[dict[str, Any]] = []
     shape = LoadShape(users=4, duration_s=2.0, think_time_s=0.01, think="exponential", ramp_up_s=0.5)
-    report = await LoadRunner(EngineTarget(engine), Workload(QUESTIONS, parse_mix("uniform")), shape,
-                              on_tick=ticks.append).run()
+    report = await LoadRunner(
+        EngineTarget(engine), Workload(QUESTIONS, parse_mix("uniform")), shape, on_tick=ticks.append
+    ).run()
     s = report.summary
     assert [e["t"] for e in report.timeline] == list(range(1, len(report.timeline) + 1))
     assert ticks == report.timeline
@@ -35,10 +36,12 @@ async def test_closed_loop_timeline_has_one_entry_per_second_and_counts_add_up(e
 
 async def test_open_loop_overload_is_rejected_and_still_adds_up(engine: Any) -> None:
     """Arrivals faster than one slot with no queue can serve: rejections, and every request counted."""
-    engine.update_settings(max_concurrent=1, queue_limit=0, cache="off",
-                           model_latency=LatencyProfile(median_ms=50, sigma=0))
-    shape = LoadShape(mode="open", duration_s=1.5, rate=5, rate_steps=(RateStep(at_s=0.5, rate=200),),
-                      arrivals="uniform")
+    engine.update_settings(
+        max_concurrent=1, queue_limit=0, cache="off", model_latency=LatencyProfile(median_ms=50, sigma=0)
+    )
+    shape = LoadShape(
+        mode="open", duration_s=1.5, rate=5, rate_steps=(RateStep(at_s=0.5, rate=200),), arrivals="uniform"
+    )
     report = await LoadRunner(EngineTarget(engine), Workload(QUESTIONS, parse_mix("uniform")), shape).run()
     s = report.summary
     assert s["rejected"] > 0 and s["completed"] > 0 and _adds_up(s)
@@ -56,6 +59,7 @@ async def test_requests_in_flight_past_the_drain_bound_are_cancelled_errors(engi
 
 async def test_seeded_runs_issue_the_same_question_sequence(engine: Any) -> None:
     """One user, no think: issue order is the sampler order, identical for the same seed."""
+
     async def questions(seed: int) -> list[str]:
         shape = LoadShape(users=1, duration_s=0.6, seed=seed)
         wl = Workload(QUESTIONS, parse_mix("zipf:1.2"), seed=seed)

@@ -13,17 +13,22 @@ from core.load.workload import Mix, Workload, corpus_pool, load_question_file, p
 POOL = [f"Question number {i} about the standard library?" for i in range(100)]
 
 
-@pytest.mark.parametrize(("spec", "mix"), [
-    ("zipf:1.1:1000", Mix(kind="zipf", s=1.1, n=1000)),
-    ("uniform:500", Mix(kind="uniform", n=500)),
-    ("uniform", Mix(kind="uniform", n=None)),
-    (" ZIPF:2 ", Mix(kind="zipf", s=2.0, n=None)),
-])
+@pytest.mark.parametrize(
+    ("spec", "mix"),
+    [
+        ("zipf:1.1:1000", Mix(kind="zipf", s=1.1, n=1000)),
+        ("uniform:500", Mix(kind="uniform", n=500)),
+        ("uniform", Mix(kind="uniform", n=None)),
+        (" ZIPF:2 ", Mix(kind="zipf", s=2.0, n=None)),
+    ],
+)
 def test_mix_specs_parse(spec: str, mix: Mix) -> None:
     assert parse_mix(spec) == mix
 
 
-@pytest.mark.parametrize("spec", ["zipf", "zipf:x:10", "uniform:-3", "pareto:1:2", "zipf:0:10", "uniform:1:2:3"])
+@pytest.mark.parametrize(
+    "spec", ["zipf", "zipf:x:10", "uniform:-3", "pareto:1:2", "zipf:0:10", "uniform:1:2:3"]
+)
 def test_bad_mix_specs_name_the_field(spec: str) -> None:
     with pytest.raises(InvalidInput) as err:
         parse_mix(spec)
@@ -61,7 +66,9 @@ def test_mix_larger_than_the_pool_is_refused() -> None:
 
 def test_question_file_reports_bad_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "q.txt"
-    path.write_text("How do I use asyncio.gather?\nshort\n\n# a comment\n" + "x" * 501 + "\nWhat is json.loads?\n")
+    path.write_text(
+        "How do I use asyncio.gather?\nshort\n\n# a comment\n" + "x" * 501 + "\nWhat is json.loads?\n"
+    )
     with pytest.raises(InvalidInput) as err:
         load_question_file(path)
     assert err.value.errors[0]["field"] == "questions"
@@ -87,7 +94,9 @@ async def test_corpus_pool_is_large_distinct_and_deterministic(engine: object, t
     assert first == again
     assert len(first) >= 500 and len(set(first)) == len(first)
     assert all(10 <= len(q) <= 500 for q in first)
-    assert any(q.startswith("How do I use ") for q in first) and any(q.startswith("What does ") for q in first)
+    assert any(q.startswith("How do I use ") for q in first) and any(
+        q.startswith("What does ") for q in first
+    )
     assert (tmp_path / "a" / "workloads").is_dir()
     # a name from the corpus actually answers its own question
     question = next(q for q in first if q.startswith("What does ") and "json" in q)

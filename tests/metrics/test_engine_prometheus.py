@@ -27,8 +27,9 @@ QUESTIONS = [
 async def test_promql_counts_match_the_engine_after_real_queries(
     settings: Settings, metrics: Metrics, prometheus: Any
 ) -> None:
-    engine = await Engine.open(lambda: build_components(settings, metrics=metrics, with_store=False),
-                               EngineSettings())
+    engine = await Engine.open(
+        lambda: build_components(settings, metrics=metrics, with_store=False), EngineSettings()
+    )
     try:
         results = [await engine.run(q) for q in QUESTIONS * 3]  # each question: 1 miss, 2 result hits
     finally:
@@ -43,10 +44,13 @@ async def test_promql_counts_match_the_engine_after_real_queries(
 
     seen = wait_until(runs_seen, 30, "Prometheus to see every run")
     assert {k: v for k, v in seen.items() if v} == {"ok": float(len(results))}
-    hits, status = prom.instant('sum(researchops_cache_events_total{level="l1",node="result",event="hit"})', None)
+    hits, status = prom.instant(
+        'sum(researchops_cache_events_total{level="l1",node="result",event="hit"})', None
+    )
     assert status.ok and hits["all"] == cached
     per_node, _ = prom.instant("sum by (node) (researchops_node_duration_seconds_count)", "node")
     # node timings are observed only for runs that executed the graph (the misses)
     assert {n: per_node.get(n) for n in NODES if n != "search_sources"} == {
-        n: float(len(QUESTIONS)) for n in NODES if n != "search_sources"}
+        n: float(len(QUESTIONS)) for n in NODES if n != "search_sources"
+    }
     assert per_node["search_sources"] == 3 * len(QUESTIONS)  # one per source branch
