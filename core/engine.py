@@ -400,7 +400,8 @@ class Engine:
         if log is not None and not (cont and cont.start_seq):  # a claimed run's log has its start
             started = log.started(query, settings.version, settings.modes())
             data = {**started.data, "owner": process_owner(), **(cont.started if cont else {})}
-            self.c.events.put([started.model_copy(update={"data": data})])
+            writer: Any = self.c.events
+            writer.put([started.model_copy(update={"data": data})])
         result: ResearchResult | None = None
         logged = 0  # ctx.events already handed to the writer
         try:
@@ -471,7 +472,8 @@ class Engine:
                 events.append(log.emit("node_finished", node=node, duration_s=0.0, cache_hit=True))
             if result is not None:
                 events.append(log.completed(result))
-        self.c.events.put(events)
+        writer: Any = self.c.events
+        writer.put(events)
         return end
 
     def _from_cache(
