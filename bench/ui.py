@@ -85,7 +85,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--users", type=int, default=10)
+    ap.add_argument("--users", type=int, default=4, help="burst users (the UI, not the burst, is measured)")
     args = ap.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -110,7 +110,7 @@ def main() -> int:
                 first.get_by_test_id("stSidebarNav").get_by_text("Load", exact=True).click()
                 first.get_by_role("spinbutton", name="Users", exact=True).fill(str(args.users))
                 first.get_by_role("spinbutton", name="Duration (s)", exact=True).fill(
-                    str(int(args.seconds + 30))
+                    str(int(args.seconds + 150))
                 )
                 first.get_by_role("button", name="Launch burst").click()
                 tick = first.locator(".st-key-load-tick")
@@ -121,8 +121,10 @@ def main() -> int:
                     page.get_by_role("combobox", name="Open a past burst").click()
                     page.get_by_role("option", name=burst_id).click()
                 for page in pages:
-                    page.locator(".st-key-load-tick").filter(has_text="running").wait_for()
+                    page.locator(".st-key-load-tick").filter(has_text=burst_id).wait_for()
                     page.evaluate(OBSERVER)
+                if "running" not in tick.inner_text():
+                    raise SystemExit("the burst ended before every session was watching it; raise --seconds")
                 print(
                     f"{len(pages)} sessions on the live Load page of {burst_id}; sampling {args.seconds:g} s"
                 )
@@ -137,6 +139,11 @@ def main() -> int:
                     delays += [a - stamp_ms(s, a) for a, s in ticks]
                 browser.close()
         finally:
+            from core.load.bursts import BurstManager
+
+            mgr = BurstManager(Path(tmp))
+            for b in mgr.list():
+                mgr.cancel(b["id"], grace_s=5)
             os.killpg(proc.pid, 15)
             proc.wait(20)
     if not intervals:

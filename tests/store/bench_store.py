@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from runfactory import make_run
+from tests.store.runfactory import make_run
 
 from core.models import RunStatus
 from core.store import PostgresRunStore, RunStore, SQLiteRunStore

@@ -1,4 +1,4 @@
-"""Writer process for the multi-process test: ``python sqlite_writer.py DB PREFIX N_RUNS``.
+"""Writer process for the multi-process test: ``python -m tests.store.sqlite_writer DB PREFIX N_RUNS``.
 
 Appends N_RUNS runs of 20 events, each run in 4 batches from its own task, all concurrently.
 """
@@ -9,7 +9,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from runfactory import make_run
+from tests.store.runfactory import make_run
 
 from core.store import SQLiteRunStore
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from runfactory import expected_state, make_run
+from tests.store.runfactory import expected_state, make_run
 
 from core.errors import ConfigError
 from core.store import EventPolicy, PostgresRunStore, RunEvent, SQLiteRunStore, open_store, rebuild_state

@@ -6,12 +6,12 @@ import asyncio
 import sys
 from pathlib import Path
 
-from runfactory import make_run
+from tests.store.runfactory import make_run
 
 from core.models import RunStatus
 from core.store import SQLiteRunStore
 
-WRITER = Path(__file__).with_name("sqlite_writer.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def test_two_processes_append_to_one_file_without_loss(tmp_path: Path) -> None:
@@ -20,12 +20,14 @@ async def test_two_processes_append_to_one_file_without_loss(tmp_path: Path) -> 
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
-            str(WRITER),
+            "-m",
+            "tests.store.sqlite_writer",
             str(db),
             prefix,
             "25",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            cwd=REPO,
         )
         for prefix in ("pa", "pb")
     ]

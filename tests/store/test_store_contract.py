@@ -7,7 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from runfactory import expected_state, make_run, result_for
+from tests.store.runfactory import expected_state, make_run, result_for
 
 from core.errors import CodecError, InvalidInput, RunNotFound
 from core.models import RunStatus
