@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import bench_settings, open_engine, pct, questions, row  # noqa: E402
-from core.config import EngineSettings, LatencyProfile  # noqa: E402
-from core.sources.registry import build_sources  # noqa: E402
+from bench._common import bench_settings, open_engine, pct, questions, row
+from core.config import EngineSettings, LatencyProfile
+from core.sources.registry import build_sources
 
 MODEL_MS, SOURCE_MS = 300.0, 100.0
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import bench_settings, questions, row  # noqa: E402
-from core.config import EngineSettings  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.factory import build_components  # noqa: E402
-from core.metrics import Metrics, NullMetrics  # noqa: E402
+from bench._common import bench_settings, questions, row
+from core.config import EngineSettings
+from core.engine import Engine
+from core.factory import build_components
+from core.metrics import Metrics, NullMetrics
 
 ROUNDS, PER_ROUND = 7, 40
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from core.cache.memory import MemoryCache
-from core.cache.tiered import TieredCache
+from core.cache.tiered import Levels, TieredCache
 from core.codecs import CODEC_NAMES, get_codec
 from core.validation import Validator
 
@@ -40,12 +41,12 @@ def time_us(fn: Callable[[], Any], *, number: int = 200, repeat: int = 5) -> flo
 
 def codec_rows(sample: Any, *, number: int = 200, repeat: int = 5) -> list[dict[str, Any]]:
     """Encode/decode µs, encoded bytes and round-trip speedup vs stdlib ``json`` for every codec."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in CODEC_NAMES:
         codec = get_codec(name)
         data = codec.encode(sample)
-        enc = time_us(lambda c=codec: c.encode(sample), number=number, repeat=repeat)
-        dec = time_us(lambda c=codec, d=data: c.decode(d), number=number, repeat=repeat)
+        enc = time_us(partial(codec.encode, sample), number=number, repeat=repeat)
+        dec = time_us(partial(codec.decode, data), number=number, repeat=repeat)
         rows.append(
             {
                 "codec": name,
@@ -56,7 +57,7 @@ def codec_rows(sample: Any, *, number: int = 200, repeat: int = 5) -> list[dict[
                 "bytes": len(data),
             }
         )
-    base = next(r["round_trip_us"] for r in rows if r["codec"] == "json")
+    base = float(next(r["round_trip_us"] for r in rows if r["codec"] == "json"))
     for r in rows:
         r["speedup_vs_json"] = base / r["round_trip_us"] if r["round_trip_us"] else None
     return rows
@@ -103,7 +104,7 @@ async def cache_rows(cache: TieredCache, sample: Any, *, number: int = 200) -> l
     bench = TieredCache(MemoryCache(1_000, 64 * 1024 * 1024), cache.l2, cache.codec)
     key = f"k{time.time_ns()}"
     full = f"{BENCH_NS}:{key}"
-    levels = "l1+l2" if cache.l2 is not None else "l1"
+    levels: Levels = "l1+l2" if cache.l2 is not None else "l1"
     await bench.set(BENCH_NS, key, sample, ttl_s=300, levels=levels)
     rows = []
     try:

@@ -28,7 +28,6 @@ def _layout(fig: go.Figure, title: str, *, y: str = "", x: str = "", height: int
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
         height=height,
-        template="plotly_white",
         margin={"l": 50, "r": 20, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.25},
         yaxis_title=y,
@@ -162,9 +161,7 @@ def hit_rate_bars(
     return _layout(fig, title, y="% hits")
 
 
-def phase_bars(
-    phases: Mapping[int | str, Mapping[str, float]], title: str = "Where the time goes"
-) -> go.Figure:
+def phase_bars(phases: Mapping[Any, Mapping[str, float]], title: str = "Where the time goes") -> go.Figure:
     """Stacked bars: one bar per group (settings version or node), one segment per phase (seconds)."""
     names = sorted({p for by in phases.values() for p in by})
     groups = [str(g) for g in phases]

@@ -131,3 +131,5 @@ if past:
         st.session_state["experiment_id"] = pick
         st.session_state["experiment_done"] = None
         st.rerun()
+else:
+    st.caption("No experiments yet.")

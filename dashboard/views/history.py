@@ -13,7 +13,7 @@ status = c[1].selectbox("Status", ["any", *services.RUN_STATUSES], key="hist_sta
 rows = services.history(text, None if status == "any" else status)
 origin = rows[0]["origin"] if rows else ""
 st.caption(
-    f"{len(rows)} runs"
+    f"{len(rows)} run{'' if len(rows) == 1 else 's'}"
     + (" from the run store" if origin == "store" else " from this process's memory" if origin else "")
 )
 if not rows:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InvalidInput
-from dashboard import charts, services
+from dashboard import services
 
 st.title("Load")
 if services.burst_manager() is None:
@@ -72,27 +72,10 @@ def live(burst_id: str) -> None:
     k[2].metric("Errors", int(sum(r.get("errors", 0) or 0 for r in rows)))
     k[3].metric("Rejected", int(sum(r.get("rejected", 0) or 0 for r in rows)))
     k[4].metric("In flight", int(last.get("in_flight", 0) or 0))
-    marks = services.burst_marks(status)
+    figs = services.burst_figures(burst_id, rows, services.burst_marks(status))
     g = st.columns(2)
-    g[0].plotly_chart(
-        charts.timeline_lines(rows, ["throughput"], "Throughput", "runs/s", marks), key="l_tput"
-    )
-    g[1].plotly_chart(
-        charts.timeline_lines(rows, ["p50_ms", "p95_ms", "p99_ms"], "Latency", "ms", marks), key="l_lat"
-    )
-    g[0].plotly_chart(charts.timeline_lines(rows, ["errors"], "Errors", "per s", marks), key="l_err")
-    g[1].plotly_chart(
-        charts.timeline_lines(rows, ["rejected"], "Rejected (overloaded)", "per s", marks), key="l_rej"
-    )
-    g[0].plotly_chart(
-        charts.timeline_lines(rows, ["in_flight"], "In flight", "runs", marks), key="l_inflight"
-    )
-    g[1].plotly_chart(
-        charts.timeline_lines(rows, ["hit_rate"], "Cache hit rate", "%", marks, 100.0), key="l_hits"
-    )
-    g[0].plotly_chart(
-        charts.timeline_lines(rows, ["rss_mb"], "Memory (burst process)", "MiB", marks), key="l_mem"
-    )
+    for i, (name, fig) in enumerate(figs.items()):
+        g[i % 2].plotly_chart(fig, key=f"l_{name}")
     if status["finished"] and status.get("summary"):
         g[1].markdown("**Summary**")
         g[1].json(status["summary"], expanded=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InvalidInput, Overloaded
-from core.models import MAX_SOURCES_MAX, MAX_SOURCES_MIN, QUESTION_MAX, QUESTION_MIN
+from core.models import MAX_SOURCES_MAX, MAX_SOURCES_MIN, QUESTION_MAX, QUESTION_MIN, ResearchResult
 from dashboard import charts, present, services
 
 st.title("Research")
@@ -61,8 +61,9 @@ if submitted:
         if had_errors:  # the stale field errors were drawn above; draw the page again without them
             st.rerun()
 
-result = st.session_state.get("last_result")
-if result is not None:
+shown: ResearchResult | None = st.session_state.get("last_result")
+if shown is not None:
+    result = shown
     head = st.columns(4)
     head[0].metric("Status", result.status.value)
     head[1].metric("Time", f"{result.processing_time_s * 1000:.0f} ms")
@@ -76,8 +77,8 @@ if result is not None:
         )
     if result.cached:
         st.success("Served whole from the result cache.", icon=":material/bolt:")
-    for f in result.failed_sources:
-        st.warning(f"Source **{f.source}** did not answer ({f.kind}): {f.reason}")
+    for failed in result.failed_sources:
+        st.warning(f"Source **{failed.source}** did not answer ({failed.kind}): {failed.reason}")
 
     st.subheader("Answer")
     with st.container(border=True, key="answer"):

@@ -52,9 +52,7 @@ def test_researcher_asks_and_reads_a_cited_answer(page: Page, server: str) -> No
     page.goto(server)
     idle(page)
     nav(page, "History")
-    expect(
-        page.get_by_text("runs from the run store").or_(page.get_by_text("from this process"))
-    ).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\d+ runs? from (the run store|this process)"))).to_be_visible()
     shot(page, "history")
 
 
@@ -98,6 +96,11 @@ def test_operator_switches_cache_on_and_runs_a_live_burst(page: Page, server: st
     idle(page)
     shot(page, "load-finished")
 
-    for title in ("Metrics", "Benchmarks", "Experiments"):
+    for title in ("Metrics", "Experiments"):
         nav(page, title)
         shot(page, title.lower())
+    nav(page, "Benchmarks")
+    page.get_by_role("button", name="Run micro-benchmarks").click()
+    expect(page.get_by_role("heading", name="Codecs: one result, encode + decode")).to_be_visible()
+    idle(page)
+    shot(page, "benchmarks")
