@@ -324,6 +324,14 @@ class Engine:
         record = RunRecord(run_id=run_id, query=query, settings_version=settings.version)
         self._remember(record)
         try:
+            # A result-cache hit needs no workflow slot: answering it before admission keeps hits
+            # (0.1 ms) from queueing behind uncached runs (~1 s with model latency) under load.
+            if continuation is None and settings.cache != "off" and self.c.cache is not None:
+                record.started_at = utcnow()
+                hit = await self._cached(query, run_id, settings)
+                if hit is not None:
+                    record.result, record.status = hit, hit.status
+                    return record
             async with self.admission.slot():
                 metrics.set_active(self.admission.active)
                 metrics.set_queue_depth(self.admission.waiting)
@@ -407,13 +415,6 @@ class Engine:
         try:
             cache_on = settings.cache != "off" and self.c.cache is not None
             key = result_key(query.question, query.max_sources, versions, model) if cache_on else ""
-            if cache_on and cont is None:
-                with ctx.span("cache"):
-                    cached, level = await self.c.cache.get(RESULT_NS, key, levels=settings.cache)
-                if cached is not None:
-                    result = self._from_cache(cached, query, ctx, settings, level)
-                    self._observe(ctx, result)
-                    return result
             graph = self._graph(settings)
             state: dict[str, Any] = {}
             graph_input: dict[str, Any] | None = {"query": query.model_dump(mode="json")}
@@ -459,6 +460,35 @@ class Engine:
             current_run.reset(token)
             if log is not None:
                 self._log_events(log, ctx, result, logged, final=True)
+
+    async def _cached(
+        self, query: ResearchQuery, run_id: str, settings: EngineSettings
+    ) -> ResearchResult | None:
+        """The whole result from the cache (L1, then L2), or None on a miss."""
+        names = list(query.domains or self.c.sources)
+        versions = [(n, self.c.sources[n].version) for n in names]
+        key = result_key(query.question, query.max_sources, versions, self.c.agents.model_identity)
+        ctx = RunContext(run_id=run_id, settings=settings, query_tag=question_tag(query.question))
+        token = current_run.set(ctx)
+        try:
+            with ctx.span("cache"):
+                cached, level = await self.c.cache.get(RESULT_NS, key, levels=settings.cache)  # type: ignore[union-attr]
+            if cached is None:
+                return None
+            result = self._from_cache(cached, query, ctx, settings, level)
+        finally:
+            current_run.reset(token)
+        self._observe(ctx, result)
+        if self.c.events is not None:
+            log = EventBuilder(run_id)
+            started = log.started(query, settings.version, settings.modes())
+            self.c.events.put(
+                [
+                    started.model_copy(update={"data": {**started.data, "owner": process_owner()}}),
+                    log.completed(result),
+                ]
+            )
+        return result
 
     def _log_events(
         self, log: Any, ctx: RunContext, result: ResearchResult | None, start: int, *, final: bool = False

@@ -156,3 +156,18 @@ async def test_each_run_records_the_settings_version_it_started_under(engine: An
     assert all(r.status == RunStatus.OK for r in records), [r.error for r in records if r.error]
     assert [r.settings_version for r in records] == [v for _, v in ids]
     assert [r.result.settings_version for r in records] == [v for _, v in ids]
+
+
+async def test_a_result_cache_hit_is_answered_while_every_slot_is_busy(engine: Any) -> None:
+    """Hits need no workflow slot: they must not queue behind (or be refused for) slow runs."""
+    await engine.run(GATHER)  # cached now
+    engine.update_settings(max_concurrent=1, queue_limit=0,
+                           model_latency=LatencyProfile(median_ms=300, sigma=0))
+    slow = asyncio.create_task(engine.run("How do I parse command line arguments in a script?"))
+    while engine.admission.active < 1:
+        await asyncio.sleep(0.005)
+    hit = await engine.run(GATHER)  # the only slot is held and the queue is empty: no room
+    assert hit.cached and not slow.done()
+    with pytest.raises(Overloaded):
+        await engine.run("How can I serialize a dataclass to JSON?")  # a miss is still refused
+    assert (await slow).status == RunStatus.OK
