@@ -167,6 +167,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lazy_validation": False,
         "execution": "sequential",
         "state_handling": "copy",
+        # the prototype answers one request at a time: no two model calls ever overlap
+        "max_concurrent": 1,
     },
     "optimized": {
         "cache": "l1+l2",
@@ -175,6 +177,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lazy_validation": True,
         "execution": "parallel",
         "state_handling": "reference",
+        "max_concurrent": 64,
     },
 }
 

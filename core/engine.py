@@ -438,6 +438,7 @@ class Engine:
                 state = dict((await graph.aget_state(kwargs["config"])).values)
             result = self._result(query, state, ctx, settings, model)
             if cache_on and result.status == RunStatus.OK and (cont is None or cont.cacheable):
+                assert self.c.cache is not None  # cache_on says so
                 with ctx.span("cache"):
                     await self.c.cache.set(
                         RESULT_NS,

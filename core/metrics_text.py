@@ -36,8 +36,8 @@ def summarize_exposition(text: str) -> dict[str, Any]:
                 cache[labels.get("level", "")][labels.get("event", "")] += value
             elif name == f"{PREFIX}node_duration_seconds_bucket":
                 le = float(labels["le"])
-                node = buckets[labels.get("node", "")]
-                node[le] = node.get(le, 0.0) + value
+                per_le = buckets[labels.get("node", "")]
+                per_le[le] = per_le.get(le, 0.0) + value
             elif name in {
                 f"{PREFIX}rejected_total",
                 f"{PREFIX}workflows_active",

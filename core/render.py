@@ -22,8 +22,8 @@ def result_text(result: ResearchResult) -> str:
     if result.emulated:
         status += ", EMULATED latency included"
     lines.append(status)
-    for f in result.failed_sources:
-        lines.append(f"source {f.source} failed ({f.kind}): {f.reason}")
+    for failed in result.failed_sources:
+        lines.append(f"source {failed.source} failed ({failed.kind}): {failed.reason}")
     if result.timings:
         lines.append(
             "nodes: "

@@ -13,11 +13,11 @@ Phases: ``llm``, ``sources``, ``validation``, ``serialization``, ``cache``; time
 from __future__ import annotations
 
 import time
-from itertools import pairwise
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 PHASES = ("llm", "sources", "serialization", "validation", "cache", "graph")

@@ -161,8 +161,9 @@ async def test_each_run_records_the_settings_version_it_started_under(engine: An
 async def test_a_result_cache_hit_is_answered_while_every_slot_is_busy(engine: Any) -> None:
     """Hits need no workflow slot: they must not queue behind (or be refused for) slow runs."""
     await engine.run(GATHER)  # cached now
-    engine.update_settings(max_concurrent=1, queue_limit=0,
-                           model_latency=LatencyProfile(median_ms=300, sigma=0))
+    engine.update_settings(
+        max_concurrent=1, queue_limit=0, model_latency=LatencyProfile(median_ms=300, sigma=0)
+    )
     slow = asyncio.create_task(engine.run("How do I parse command line arguments in a script?"))
     while engine.admission.active < 1:
         await asyncio.sleep(0.005)

@@ -11,7 +11,7 @@ effect when the graph is compiled with a cache (``cache`` mode ``l1`` or ``l1+l2
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langgraph.cache.base import BaseCache
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -111,39 +111,25 @@ def build_graph(
         return CachePolicy(key_func=keys[name], ttl=ttl_s)
 
     g = StateGraph(ResearchState)
-    g.add_node(
-        "parse_query",
-        instrument("parse_query", make_parse_query(deps), deps),
-        cache_policy=policy("parse_query"),
-    )
+
+    def add(name: str, node: Any, key: str) -> None:
+        # our instrumented nodes are plain async callables; LangGraph's overloads want its own
+        # node protocols, so the one cast lives here
+        g.add_node(name, cast(Any, instrument(name, node, deps)), cache_policy=policy(key))
+
+    add("parse_query", make_parse_query(deps), "parse_query")
     if execution == "parallel":
-        g.add_node(
-            "search_sources",
-            instrument("search_sources", make_search_source(deps), deps),
-            cache_policy=policy("search_source"),
-        )
+        add("search_sources", make_search_source(deps), "search_source")
 
         def fan_out(state: ResearchState) -> list[Send]:
             return [Send("search_sources", task) for task in search_tasks(state)]
 
         g.add_conditional_edges("parse_query", fan_out, ["search_sources"])
     else:
-        g.add_node(
-            "search_sources",
-            instrument("search_sources", make_search_all(deps), deps),
-            cache_policy=policy("search_all"),
-        )
+        add("search_sources", make_search_all(deps), "search_all")
         g.add_edge("parse_query", "search_sources")
-    g.add_node(
-        "analyze_findings",
-        instrument("analyze_findings", make_analyze(deps), deps),
-        cache_policy=policy("analyze_findings"),
-    )
-    g.add_node(
-        "generate_summary",
-        instrument("generate_summary", make_summary(deps), deps),
-        cache_policy=policy("generate_summary"),
-    )
+    add("analyze_findings", make_analyze(deps), "analyze_findings")
+    add("generate_summary", make_summary(deps), "generate_summary")
     g.add_edge(START, "parse_query")
     g.add_edge("search_sources", "analyze_findings")
     g.add_edge("analyze_findings", "generate_summary")

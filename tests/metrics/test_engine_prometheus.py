@@ -11,9 +11,8 @@ from core.engine import Engine
 from core.factory import build_components
 from core.metrics import Metrics
 from core.promclient import PromClient
-from tests.support.prometheus_server import wait_until
-
 from tests.metrics.conftest import NODES
+from tests.support.prometheus_server import wait_until
 
 pytestmark = pytest.mark.slow
 QUESTIONS = [

@@ -17,7 +17,9 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "docs"
 async def test_build_sources_wraps_each_source_and_describes_it(
     data_dir: Path, stdlib_source: IndexedSource
 ) -> None:
-    settings = Settings(data_dir=data_dir, index_dir=data_dir, docs_dir=SAMPLES, source_timeout_s=2.0, source_retries=1)
+    settings = Settings(
+        data_dir=data_dir, index_dir=data_dir, docs_dir=SAMPLES, source_timeout_s=2.0, source_retries=1
+    )
     sources = await build_sources(settings, ["stdlib", "docs"])
     assert list(sources) == ["stdlib", "docs"]
     assert sources["stdlib"].timeout_s == 2.0 and sources["stdlib"].retries == 1

@@ -23,10 +23,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from tests.store.runfactory import make_run
 
 from core.models import RunStatus
 from core.store import PostgresRunStore, RunStore, SQLiteRunStore
+from tests.store.runfactory import make_run
 
 WORDS = ["gather", "TaskGroup", "pathlib", "functools", "dataclass", "asyncio", "typing", "sqlite3"]
 

@@ -9,9 +9,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.store.runfactory import make_run
-
 from core.store import SQLiteRunStore
+from tests.store.runfactory import make_run
 
 
 async def main(db: Path, prefix: str, n_runs: int) -> None:

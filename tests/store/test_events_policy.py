@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from tests.store.runfactory import expected_state, make_run
 
 from core.errors import ConfigError
 from core.store import EventPolicy, PostgresRunStore, RunEvent, SQLiteRunStore, open_store, rebuild_state
+from tests.store.runfactory import expected_state, make_run
 
 
 def test_event_times_are_utc_and_events_frozen() -> None:

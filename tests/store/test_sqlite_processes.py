@@ -6,10 +6,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.store.runfactory import make_run
-
 from core.models import RunStatus
 from core.store import SQLiteRunStore
+from tests.store.runfactory import make_run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,11 +7,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.store.runfactory import expected_state, make_run, result_for
 
 from core.errors import CodecError, InvalidInput, RunNotFound
 from core.models import RunStatus
 from core.store import EventPolicy, Retention, RunEvent, RunStore, rebuild_result, rebuild_state
+from tests.store.runfactory import expected_state, make_run, result_for
 
 
 def dumps(events: list[RunEvent]) -> list[dict]:
