@@ -92,6 +92,9 @@ async def build_components(
             components.checkpointer = checkpointer.saver
             components.closers.append(checkpointer.close)  # closed first: after in-flight runs end
     if settings.metrics_port is not None:
-        port = await asyncio.to_thread(metrics.serve, settings.metrics_port, settings.metrics_addr)
-        say(f"metrics at http://127.0.0.1:{port}/metrics")
+        try:
+            port = await asyncio.to_thread(metrics.serve, settings.metrics_port, settings.metrics_addr)
+            say(f"metrics at http://{settings.metrics_addr}:{port}/metrics")
+        except OSError as exc:  # e.g. a second dashboard on this machine: run on, without /metrics
+            say(f"metrics endpoint not started on port {settings.metrics_port}: {exc}")
     return components

@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "dashboard" / "app.py"
 DEFAULT_PORT = 8501
+DEFAULT_METRICS_PORT = "9464"  # what `researchops metrics` and deploy/prometheus.yml expect
 
 
 def command(port: int) -> list[str]:
@@ -38,9 +39,11 @@ def command(port: int) -> list[str]:
 def main(port: int | None = None) -> int:
     """Run the dashboard until interrupted; prints its URL. Returns the server's exit status."""
     port = port or DEFAULT_PORT
+    env = {"RESEARCHOPS_METRICS_PORT": DEFAULT_METRICS_PORT, **os.environ}
     print(f"ResearchOps dashboard: http://localhost:{port}  (Ctrl-C to stop)", flush=True)
+    print(f"  its metrics: http://127.0.0.1:{env['RESEARCHOPS_METRICS_PORT']}/metrics", flush=True)
     # cwd = the repo so .streamlit/config.toml and .streamlit/secrets.toml are found
-    proc = subprocess.Popen(command(port), cwd=ROOT, env=os.environ.copy())
+    proc = subprocess.Popen(command(port), cwd=ROOT, env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:
