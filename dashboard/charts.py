@@ -267,3 +267,64 @@ def ts_lines(
             )
         )
     return add_marks(_layout(fig, title, y=y), marks, start)
+
+
+def timeline_panel(
+    rows: Sequence[Mapping[str, Any]],
+    panels: Sequence[tuple[str, Sequence[str], str, str, float]],
+    marks: Marks = (),
+) -> go.Figure:
+    """Every burst metric as one figure of small multiples (``panels``: name, fields, title, unit,
+    scale). One figure per refresh instead of one per metric: a live page with several viewers
+    pays plotly's serialization and the browser's render once, not once per metric."""
+    from plotly.subplots import make_subplots
+
+    n_rows = (len(panels) + 1) // 2
+    fig = make_subplots(
+        rows=n_rows,
+        cols=2,
+        subplot_titles=[f"{p[2]} ({p[3]})" for p in panels],
+        shared_xaxes=True,
+        vertical_spacing=0.09,
+        horizontal_spacing=0.08,
+    )
+    xs = [_ts(float(r["wall_time"])) for r in rows]
+    start = float(rows[0]["wall_time"]) if rows else None
+    color = 0
+    for i, (_name, fields, _title, _unit, scale) in enumerate(panels):
+        row, col = i // 2 + 1, i % 2 + 1
+        for f in fields:
+            ys = [None if r.get(f) is None else r[f] * scale for r in rows]
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    name=f,
+                    mode="lines+markers",
+                    showlegend=len(fields) > 1,
+                    line={"color": PALETTE[color % len(PALETTE)], "width": 2},
+                ),
+                row=row,
+                col=col,
+            )
+            color += 1
+    for t, label in marks:
+        if start is not None and t < start:
+            continue
+        fig.add_vline(x=_ts(t), line={"dash": "dot", "color": "#888", "width": 1}, row="all", col="all")
+        fig.add_annotation(
+            x=_ts(t),
+            y=1,
+            yref="paper",
+            text=label,
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": 10, "color": "#555"},
+        )
+    fig.update_layout(
+        height=230 * n_rows,
+        margin={"l": 50, "r": 20, "t": 40, "b": 30},
+        legend={"orientation": "h", "y": 1.04, "x": 0.55},
+        uirevision="burst-panel",
+    )
+    return fig

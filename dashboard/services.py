@@ -350,21 +350,18 @@ BURST_CHARTS: tuple[tuple[str, tuple[str, ...], str, str, float], ...] = (
 )
 
 
-def burst_figures(
-    burst_id: str, rows: list[dict[str, Any]], marks: list[tuple[float, str]]
-) -> dict[str, Any]:
-    """One figure per burst metric, built once per new timeline second and shared by every session
-    watching the burst (building seven figures costs ~40 ms; ten viewers would pay it ten times)."""
-    return _burst_figures(burst_id, len(rows), tuple(marks), rows)
+def burst_figure(burst_id: str, rows: list[dict[str, Any]], marks: list[tuple[float, str]]) -> Any:
+    """The burst's metrics as one figure, built once per new timeline second and shared by every
+    session watching the burst (ten viewers would otherwise build it ten times a second)."""
+    return _burst_figure(burst_id, len(rows), tuple(marks), rows)
 
 
 @st.cache_resource(max_entries=64, ttl=600, show_spinner=False)
-def _burst_figures(burst_id: str, n: int, marks: tuple[tuple[float, str], ...],
-                   _rows: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def _burst_figure(burst_id: str, n: int, marks: tuple[tuple[float, str], ...],
+                  _rows: list[dict[str, Any]]) -> Any:  # fmt: skip
     from dashboard import charts
 
-    return {name: charts.timeline_lines(_rows, fields, title, unit, marks, scale)
-            for name, fields, title, unit, scale in BURST_CHARTS}  # fmt: skip
+    return charts.timeline_panel(_rows, BURST_CHARTS, marks)
 
 
 def cancel_burst(burst_id: str) -> dict[str, Any]:

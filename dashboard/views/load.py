@@ -72,13 +72,11 @@ def live(burst_id: str) -> None:
     k[2].metric("Errors", int(sum(r.get("errors", 0) or 0 for r in rows)))
     k[3].metric("Rejected", int(sum(r.get("rejected", 0) or 0 for r in rows)))
     k[4].metric("In flight", int(last.get("in_flight", 0) or 0))
-    figs = services.burst_figures(burst_id, rows, services.burst_marks(status))
-    g = st.columns(2)
-    for i, (name, fig) in enumerate(figs.items()):
-        g[i % 2].plotly_chart(fig, key=f"l_{name}")
+    fig = services.burst_figure(burst_id, rows, services.burst_marks(status))
+    st.plotly_chart(fig, key="l_burst")
     if status["finished"] and status.get("summary"):
-        g[1].markdown("**Summary**")
-        g[1].json(status["summary"], expanded=False)
+        st.markdown("**Summary**")
+        st.json(status["summary"], expanded=False)
 
 
 # ?burst=<id> opens a burst directly (a link another operator can follow)
