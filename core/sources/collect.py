@@ -228,6 +228,10 @@ def stdlib_roots() -> list[str]:
     return sorted(n for n in sys.stdlib_module_names if n not in STDLIB_SKIP and not n.startswith("_"))
 
 
+# Our own README quotes demo questions verbatim; indexing it would make the product cite itself.
+OWN_DISTRIBUTIONS = frozenset({"researchops"})
+
+
 def collect_readmes() -> list[Doc]:
     """The long description (README) of every installed distribution, from its METADATA."""
     docs: list[Doc] = []
@@ -236,7 +240,7 @@ def collect_readmes() -> list[Doc]:
         meta: Any = dist.metadata  # an email.message.Message at runtime (.get, .get_payload)
         name = meta.get("Name") or ""
         norm = name.lower().replace("_", "-")
-        if not name or norm in seen:
+        if not name or norm in seen or norm in OWN_DISTRIBUTIONS:
             continue
         seen.add(norm)
         body = meta.get_payload() or meta.get("Description") or ""

@@ -24,3 +24,12 @@ async def test_package_docstrings_have_public_titles(packages_source: IndexedSou
     titles = {c.location: c.title for c in packages_source.index.chunks}
     assert titles["pydantic.main.BaseModel"] == "pydantic.BaseModel"
     assert "cachetools.TTLCache" in titles.values()
+
+
+def test_researchops_own_readme_is_not_indexed() -> None:
+    """The project's own README quotes demo questions; the product must not cite itself."""
+    from core.sources.collect import collect_readmes
+
+    locations = {d["location"] for d in collect_readmes()}
+    assert "pypi:researchops" not in locations
+    assert "pypi:pydantic" in locations
