@@ -6,7 +6,6 @@ Bad input exits with status 2 and one line naming the field and its limit.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,21 +24,10 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
 
 
 def _run_engine(args: argparse.Namespace, fn: Callable[[Any], Awaitable[int]]) -> int:
-    """Open an engine on a fresh loop, run ``fn(engine)``, close it."""
-    from core.engine import Engine
-    from core.factory import build_components
+    """Open an engine with the command's modes, run ``fn(engine)``, close it."""
+    from core.factory import run_with_engine
 
-    settings = Settings()
-    engine_settings = _engine_settings(args)
-
-    async def main() -> int:
-        engine = await Engine.open(lambda: build_components(settings, progress=_progress), engine_settings)
-        try:
-            return await fn(engine)
-        finally:
-            await engine.aclose()
-
-    return asyncio.run(main())
+    return run_with_engine(fn, Settings(), _engine_settings(args), progress=_progress)
 
 
 def _progress(message: str) -> None:

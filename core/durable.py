@@ -507,18 +507,9 @@ def _with_store(fn: Callable[[RunStore], Awaitable[int]]) -> int:
 
 
 def _with_engine(fn: Callable[[Engine], Awaitable[int]]) -> int:
-    from core.factory import build_components
+    from core.factory import run_with_engine
 
-    settings = Settings()
-
-    async def main() -> int:
-        engine = await Engine.open(lambda: build_components(settings))
-        try:
-            return await fn(engine)
-        finally:
-            await engine.aclose()
-
-    return asyncio.run(main())
+    return run_with_engine(fn, Settings())
 
 
 def _print_record(record: RunRecord) -> int:

@@ -7,7 +7,8 @@ the data directory; ``REDIS_URL`` / ``DATABASE_URL`` switch them to Redis / Post
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from core.cache.langgraph_cache import LangGraphCache
 from core.cache.memory import MemoryCache
@@ -15,7 +16,7 @@ from core.cache.redis import RedisL2
 from core.cache.sqlite import SQLiteL2
 from core.cache.tiered import TieredCache
 from core.codecs import get_codec
-from core.config import Settings
+from core.config import EngineSettings, Settings
 from core.engine import Components
 from core.llm import Agents
 from core.metrics import Metrics
@@ -98,3 +99,23 @@ async def build_components(
         except OSError as exc:  # e.g. a second dashboard on this machine: run on, without /metrics
             say(f"metrics endpoint not started on port {settings.metrics_port}: {exc}")
     return components
+
+
+def run_with_engine(
+    fn: Callable[[Any], Awaitable[int]],
+    settings: Settings,
+    engine_settings: EngineSettings | None = None,
+    *,
+    progress: Progress | None = None,
+) -> int:
+    """Open an engine on a fresh loop, return ``await fn(engine)``, close it (CLI commands)."""
+    from core.engine import Engine
+
+    async def main() -> int:
+        engine = await Engine.open(lambda: build_components(settings, progress=progress), engine_settings)
+        try:
+            return await fn(engine)
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(main())

@@ -308,19 +308,7 @@ def timeline_panel(
                 col=col,
             )
             color += 1
-    for t, label in marks:
-        if start is not None and t < start:
-            continue
-        fig.add_vline(x=_ts(t), line={"dash": "dot", "color": "#888", "width": 1}, row="all", col="all")
-        fig.add_annotation(
-            x=_ts(t),
-            y=1,
-            yref="paper",
-            text=label,
-            showarrow=False,
-            yanchor="bottom",
-            font={"size": 10, "color": "#555"},
-        )
+    add_marks(fig, marks, start)  # add_vline spans every subplot by default
     fig.update_layout(
         height=230 * n_rows,
         margin={"l": 50, "r": 20, "t": 40, "b": 30},
