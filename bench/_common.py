@@ -7,12 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.config import EngineSettings, Settings
 from core.engine import Engine
 from core.factory import build_components
 from core.metrics import Metrics
+from core.metrics.quantiles import percentile
 
 REPO = Path(__file__).resolve().parent.parent
 INDEX_DIR = Path(os.environ.get("RESEARCHOPS_INDEX_DIR", REPO / ".data" / "index"))
@@ -41,7 +40,9 @@ def engine_data_dir(engine: Engine) -> Path:
 
 
 def pct(samples: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(samples), q)) if samples else float("nan")
+    """The exact ``q``-th percentile; NaN for no samples (prints as ``nan`` in a bench table)."""
+    value = percentile(samples, q)
+    return float("nan") if value is None else value
 
 
 def row(name: str, value: str, target: str = "", verdict: str = "") -> str:

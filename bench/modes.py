@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psutil
 
 from bench._common import bench_settings, pct, row
+from core.components import Components
 from core.config import EngineSettings, LatencyProfile, Settings, preset
-from core.engine import Components, Engine
+from core.engine import Engine
 from core.factory import build_components
 from core.metrics import Metrics
 from core.models import ResearchQuery
@@ -91,7 +92,7 @@ async def real_state(engine: Engine, question: str) -> dict[str, Any]:
     settings = engine.settings.updated(cache="off")
     token = current_run.set(RunContext(run_id="bench", settings=settings))
     try:
-        graph = engine._graph(settings)  # the engine's own compiled graph
+        graph = engine.graph(settings)  # the engine's own compiled graph
         return dict(await graph.ainvoke({"query": query.model_dump(mode="json")}))
     finally:
         current_run.reset(token)
@@ -99,7 +100,7 @@ async def real_state(engine: Engine, question: str) -> dict[str, Any]:
 
 # ---- 1-2: codecs and validation -------------------------------------------------------------------
 def codec_figures(state: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
-    from core.microbench import codec_rows
+    from core.load.microbench import codec_rows
 
     runs = [codec_rows(state, number=100, repeat=5) for _ in range(repeats)]
     out = []
@@ -115,7 +116,7 @@ def codec_figures(state: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
 
 
 def validation_figures(state: dict[str, Any]) -> list[dict[str, Any]]:
-    from core.microbench import validation_rows
+    from core.load.microbench import validation_rows
 
     return validation_rows(state.get("hits", []), number=30, repeat=5)
 
@@ -279,15 +280,14 @@ async def naive_vs_optimized(
 ) -> dict[str, Any]:
     """Throughput per configuration (interleaved turns, cold cache each turn) and per-round ratios."""
     from core.load.experiment import ExperimentSpec, run_experiment
-    from core.load.spec import BurstSpec
+    from core.load.spec import build_spec
 
-    load = BurstSpec(
+    load = build_spec(
         users=users,
         duration_s=duration_s * rounds,
         think_time_s=0.0,
         mix="zipf:1.1:1000",
-        emulate_model=True,
-        model_latency=LatencyProfile(median_ms=model_ms, sigma=0.5),
+        model_ms=model_ms,
         drain_s=5,
     )
     spec = ExperimentSpec.from_names(

@@ -3,7 +3,7 @@
     .venv/bin/python bench/scale.py [--runs 300] [--requests 500]
 
 1. Throughput on a CPU-bound workload: cache off, no emulated latency, distinct questions, every
-   source; a private redis-server on a free port; worker processes ``python -m core.worker``; the
+   source; a private redis-server on a free port; worker processes ``python -m core.cli.worker``; the
    client keeps enough runs in flight that no worker waits. Target on 2 cores: 2 workers >= 1.8x one.
 2. API cache-hit latency over HTTP: uvicorn in a subprocess, one question asked repeatedly
    (the first answer fills the result cache), p50/p99 of the client-side round trip.
@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from core.config import EngineSettings  # noqa: E402
 from core.errors import ResearchOpsError  # noqa: E402
+from core.queue import WorkerPool  # noqa: E402
 from core.settings_sync import SettingsSync  # noqa: E402
-from core.worker import WorkerPool  # noqa: E402
 
 TOPICS = [
     "coroutines",
@@ -136,7 +136,7 @@ def throughput(n_runs: int, tmp: Path) -> dict[int, float]:
                         [
                             sys.executable,
                             "-m",
-                            "core.worker",
+                            "core.cli.worker",
                             "--concurrency",
                             "2",
                             "--worker-id",

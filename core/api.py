@@ -15,7 +15,6 @@ header ``X-ResearchOps-Emulated: true``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hmac
 import math
@@ -151,13 +150,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from core.engine import Engine
-        from core.factory import build_components
+        from core.factory import build_components, open_engine
 
         sync = SettingsSync.from_url(settings.redis_url) if settings.redis_url else None
         local = engine_settings or EngineSettings()
         shared = await sync.seed(local) if sync is not None else local
-        engine = await Engine.open(build or (lambda: build_components(settings)), shared)
+        engine = await open_engine(build or (lambda: build_components(settings)), shared)
         if sync is not None:
             sync.start(engine)
         app.state.api = ApiState(settings, engine, sync)
@@ -417,7 +415,7 @@ async def _readiness(api: ApiState, timeout_s: float = 2.0) -> dict[str, Check]:
             return "ping ok"
 
         async def queue_ok() -> str:
-            from core.worker import GROUP, QUEUE
+            from core.queue import GROUP, QUEUE
 
             if not await client.exists(QUEUE):
                 return "no runs queued yet"
@@ -436,20 +434,3 @@ async def _readiness(api: ApiState, timeout_s: float = 2.0) -> dict[str, Check]:
 
         probes.append(probe("store", store_ok))
     return dict(await asyncio.gather(*probes))
-
-
-# ---- command line ----------------------------------------------------------------------------------
-def register(subparsers: Any) -> None:
-    """Add ``serve`` to the ``researchops`` command (``core.cli`` calls this)."""
-    p = subparsers.add_parser("serve", help="serve the HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=cmd_serve)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    # one engine per process: scale the API with replicas, not uvicorn workers
-    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, timeout_graceful_shutdown=30)
-    return 0

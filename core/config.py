@@ -187,6 +187,21 @@ def preset(name: str, **overrides: Any) -> EngineSettings:
     return EngineSettings(version=1).updated(preset=name, **overrides).model_copy(update={"version": 1})
 
 
+def split_assignments(pairs: list[str], expected: str = "key=value") -> list[tuple[str, str]]:
+    """``key=value`` strings (CLI ``--set``) split into stripped keys and raw values.
+
+    >>> split_assignments(["a = 1", "b=x=y"])
+    [('a', ' 1'), ('b', 'x=y')]
+    """
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput([{"field": "set", "message": f"expected {expected}, got {pair!r}"}])
+        out.append((key.strip(), value))
+    return out
+
+
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     """Parse ``key=value`` strings (CLI ``--set``) into a dict of raw values.
 
@@ -194,11 +209,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     {'cache': 'off', 'max_concurrent': '8'}
     """
     out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput([{"field": "set", "message": f"expected key=value, got {pair!r}"}])
-        key = key.strip()
+    for key, value in split_assignments(pairs):
         if key not in EngineSettings.model_fields or key == "version":
             raise InvalidInput([{"field": key, "message": "unknown setting"}])
         out[key] = (

@@ -1,98 +1,42 @@
-"""The engine: runs research workflows under admission control with the live settings.
+"""The async engine: live settings, admission control, the whole-result cache, graph runs and records.
 
-One long-lived event loop owns the engine's resources (the Redis client, the graph, the sources).
-From async code on that loop, ``await engine.run(query)``; from sync code (Streamlit, the CLI) use
-``Engine.start_in_thread(...)`` and ``engine.run_sync(query)`` / ``engine.submit(query)``, which hand
-the work to the engine's loop thread.
+One event loop owns an engine's resources (the Redis client, the graph, the sources): await its
+methods on that loop (API, workers, load runner). Sync code (Streamlit, the CLI) uses
+``core.engine_thread.EngineThread``; ``core.factory.open_engine`` opens one with recovery scheduled.
 
-    engine = Engine.start_in_thread(lambda: build_components(Settings()))
-    result = engine.run_sync(ResearchQuery(question="How do I run coroutines concurrently?"))
-    engine.close()
+    engine = await Engine.open(lambda: build_components(Settings()))
+    result = await engine.run(ResearchQuery(question="How do I run coroutines concurrently?"))
+    await engine.aclose()
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from core.admission import Admission
-from core.cache.keys import normalize_question, result_key, stable_key
+from core.cache.keys import query_tag, result_key
+from core.components import Components, Continuation, process_owner
 from core.config import EngineSettings
 from core.errors import Overloaded, ResearchOpsError, RunNotFound
-from core.models import (
-    FailedSource,
-    Finding,
-    NodeTiming,
-    ResearchQuery,
-    ResearchResult,
-    RunRecord,
-    RunStatus,
-    new_id,
-    parse_query,
-    utcnow,
-)
+from core.models import ResearchQuery, ResearchResult, RunRecord, RunStatus, new_id, parse_query, utcnow
 from core.runctx import RunContext, current_run
 from core.store.events import EventBuilder
 from core.workflow.graph import build_graph
 from core.workflow.nodes import WorkflowDeps
+from core.workflow.result import result_from_cache, result_from_state
 
 RESULT_NS = "result"
 MAX_RECORDS = 2_000
 DURABILITY = "async"
 """LangGraph durability: a superstep's checkpoint is written while the next step runs (each
 finished task's writes are saved as it finishes), so a crash loses at most the step in flight."""
-
-
-def process_owner() -> str:
-    """``host:pid`` of this process; recorded in ``started`` events so recovery only claims runs
-    whose owner process is dead on the same host."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class Continuation:
-    """How a run starts from a checkpoint instead of from its query (``core.durable``).
-
-    ``seed`` writes the run's first checkpoint (fork/replay; None = resume the thread as it is);
-    ``input`` is passed to the graph instead (a fork from the first node); ``started`` adds data
-    to the ``started`` event; ``start_seq`` > 0 continues an event log (recovery claimed it);
-    ``cacheable`` stores the result in the whole-result cache (only for unedited runs).
-    """
-
-    seed: Callable[[Any, dict[str, Any]], Awaitable[Any]] | None = None
-    input: dict[str, Any] | None = None
-    started: dict[str, Any] = field(default_factory=dict)
-    start_seq: int = 0
-    cacheable: bool = False
-
-
-@dataclass
-class Components:
-    """Everything an engine is built from; made by ``core.factory.build_components``."""
-
-    sources: dict[str, Any]
-    agents: Any
-    metrics: Any
-    cache: Any | None = None
-    """A ``TieredCache`` (None: caching unavailable whatever the mode)."""
-    graph_cache: Any | None = None
-    """A LangGraph ``BaseCache`` over the same tiers, for the per-node cache."""
-    store: Any | None = None
-    """A ``RunStore`` for history (None: records stay in memory only)."""
-    events: Any | None = None
-    """The ``EventWriter`` that appends run events to ``store`` in the background."""
-    profiler: Any | None = None
-    checkpointer: Any | None = None
-    """A LangGraph checkpoint saver (``core.durable.open_checkpointer``); None: no checkpoints,
-    so no crash recovery, replay or fork."""
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+GraphKey = tuple[str, str, int]
+"""What a compiled graph is built from: (execution, node-cache levels or "off", node_ttl_s)."""
 
 
 class Engine:
@@ -106,10 +50,9 @@ class Engine:
         self.admission = Admission(self._settings.max_concurrent, self._settings.queue_limit)
         self.records: OrderedDict[str, RunRecord] = OrderedDict()
         self._waiters: dict[str, asyncio.Future[RunRecord]] = {}
-        self._graphs: dict[tuple[str, bool], Any] = {}
+        self._graphs: dict[GraphKey, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self.deps = WorkflowDeps(
             sources=components.sources,
             agents=components.agents,
@@ -124,44 +67,17 @@ class Engine:
         build: Callable[[], Awaitable[Components]],
         settings: EngineSettings | None = None,
     ) -> Engine:
-        """Build an engine on the running loop (async callers: API, workers, load runner)."""
+        """Build an engine on the running loop. Recovery of interrupted runs is the caller's:
+        ``core.factory.open_engine`` schedules it."""
         engine = cls(await build(), settings)
         engine.loop = asyncio.get_running_loop()
         engine.c.metrics.set_settings_version(engine.settings.version)
-        if engine.c.checkpointer is not None and engine.c.store is not None:
-            # off the hot path: start-up does not wait for interrupted runs to be resumed
-            engine._track(asyncio.ensure_future(engine.recover()))
         return engine
 
-    async def recover(self) -> list[str]:
-        """Resume the runs a dead process on this host left ``running``; returns their ids."""
-        from core.durable import recover  # durable builds on the engine, not the reverse
-
-        return await recover(self)
-
-    def _track(self, task: asyncio.Task[Any]) -> None:
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Keep ``task`` alive until it ends; ``aclose`` cancels it (runs, recovery)."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @classmethod
-    def start_in_thread(
-        cls,
-        build: Callable[[], Awaitable[Components]],
-        settings: EngineSettings | None = None,
-        *,
-        timeout: float = 300.0,
-    ) -> Engine:
-        """Start a loop thread, build the engine on it, and return once it is ready."""
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="researchops-engine", daemon=True)
-        thread.start()
-        try:
-            engine = asyncio.run_coroutine_threadsafe(cls.open(build, settings), loop).result(timeout)
-        except BaseException:
-            loop.call_soon_threadsafe(loop.stop)
-            raise
-        engine._thread = thread
-        return engine
 
     async def aclose(self) -> None:
         """Cancel in-flight runs and release every resource."""
@@ -174,18 +90,6 @@ class Engine:
                 await closer()
             except Exception:
                 pass
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Close from sync code; stops the loop thread if this engine owns one."""
-        if self.loop is None:
-            return
-        if self._thread is not None:
-            try:
-                asyncio.run_coroutine_threadsafe(self.aclose(), self.loop).result(timeout)
-            finally:
-                self.loop.call_soon_threadsafe(self.loop.stop)
-                self._thread.join(timeout)
-                self._thread = None
 
     # ---- settings --------------------------------------------------------------------------
     @property
@@ -226,23 +130,15 @@ class Engine:
         self, query: ResearchQuery | dict[str, Any] | str, *, run_id: str | None = None
     ) -> ResearchResult:
         """Run one workflow to completion and return its result (raises Overloaded when full)."""
-        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
-            fut = asyncio.run_coroutine_threadsafe(self.run(query, run_id=run_id), self.loop)
-            return await asyncio.wrap_future(fut)
         record = await self._run(self.parse_query(query), run_id or new_id(), raise_errors=True)
         assert record.result is not None
         return record.result
 
-    def run_sync(
-        self, query: ResearchQuery | dict[str, Any] | str, timeout: float | None = None
-    ) -> ResearchResult:
-        """Blocking ``run`` for sync callers (not from the engine's own loop)."""
-        assert self.loop is not None, "engine is not started"
-        return asyncio.run_coroutine_threadsafe(self.run(query), self.loop).result(timeout)
-
     def submit(self, query: ResearchQuery | dict[str, Any] | str) -> str:
-        """Validate, schedule and return the run id at once; poll ``get_record`` or ``wait``."""
-        assert self.loop is not None, "engine is not started"
+        """Validate, schedule and return the run id at once; poll ``get_record`` or ``wait``.
+
+        Thread-safe: the run is handed to the engine's loop."""
+        assert self.loop is not None, "engine is not open"
         parsed = self.parse_query(query)
         run_id = new_id()
         self._remember(RunRecord(run_id=run_id, query=parsed, settings_version=self.settings.version))
@@ -250,7 +146,7 @@ class Engine:
         return run_id
 
     def _spawn(self, query: ResearchQuery, run_id: str, settings: EngineSettings) -> None:
-        self._track(asyncio.ensure_future(self._run(query, run_id, settings=settings)))
+        self.track(asyncio.ensure_future(self._run(query, run_id, settings=settings)))
 
     async def continue_run(
         self,
@@ -263,9 +159,6 @@ class Engine:
     ) -> RunRecord:
         """Run ``run_id`` from a checkpoint (resume, replay, fork) under admission control, recorded
         like any run. Callers: ``core.durable``."""
-        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
-            coro = self.continue_run(query, run_id, settings, continuation, raise_errors=raise_errors)
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
         return await self._run(
             query, run_id, settings=settings, raise_errors=raise_errors, continuation=continuation
         )
@@ -278,18 +171,11 @@ class Engine:
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
         """Wait for a submitted run to finish (any status) and return its record."""
-        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
-            fut = asyncio.run_coroutine_threadsafe(self.wait(run_id, timeout), self.loop)
-            return await asyncio.wrap_future(fut)
         record = self.get_record(run_id)
         if record.finished_at is not None:
             return record
         waiter = self._waiters.setdefault(run_id, asyncio.get_running_loop().create_future())
         return await asyncio.wait_for(asyncio.shield(waiter), timeout)
-
-    def wait_sync(self, run_id: str, timeout: float | None = None) -> RunRecord:
-        assert self.loop is not None, "engine is not started"
-        return asyncio.run_coroutine_threadsafe(self.wait(run_id, timeout), self.loop).result(timeout)
 
     def _remember(self, record: RunRecord) -> None:
         self.records[record.run_id] = record
@@ -375,9 +261,11 @@ class Engine:
             self._finish(record)
         return record
 
-    def _graph(self, settings: EngineSettings) -> Any:
-        use_cache = settings.cache != "off" and self.c.graph_cache is not None
-        key = (settings.execution, use_cache)
+    def graph(self, settings: EngineSettings) -> Any:
+        """The compiled graph for ``settings``, built once per ``GraphKey`` (everything it is built
+        from, so a live change of execution, cache mode or ``node_ttl_s`` takes effect)."""
+        levels = settings.cache if self.c.graph_cache is not None else "off"
+        key: GraphKey = (settings.execution, levels, settings.node_ttl_s)
         graph = self._graphs.get(key)
         if graph is None:
             graph = build_graph(
@@ -385,7 +273,9 @@ class Engine:
                 execution=settings.execution,
                 model=self.c.agents.model_identity,
                 ttl_s=settings.node_ttl_s,
-                cache=self.c.graph_cache if use_cache else None,
+                cache=self.c.graph_cache.with_levels(levels)
+                if self.c.graph_cache and levels != "off"
+                else None,
                 checkpointer=self.c.checkpointer,
             )
             self._graphs[key] = graph
@@ -401,21 +291,20 @@ class Engine:
         names = list(query.domains or self.c.sources)
         versions = [(n, self.c.sources[n].version) for n in names]
         model = self.c.agents.model_identity
-        ctx = RunContext(run_id=run_id, settings=settings, query_tag=question_tag(query.question))
+        ctx = RunContext(run_id=run_id, settings=settings, query_tag=query_tag(query.question))
         token = current_run.set(ctx)
         cont = continuation
         log = EventBuilder(run_id, cont.start_seq if cont else 0) if self.c.events is not None else None
         if log is not None and not (cont and cont.start_seq):  # a claimed run's log has its start
             started = log.started(query, settings.version, settings.modes())
             data = {**started.data, "owner": process_owner(), **(cont.started if cont else {})}
-            writer: Any = self.c.events
-            writer.put([started.model_copy(update={"data": data})])
+            self.c.events.put([started.model_copy(update={"data": data})])  # type: ignore[union-attr]
         result: ResearchResult | None = None
         logged = 0  # ctx.events already handed to the writer
         try:
             cache_on = settings.cache != "off" and self.c.cache is not None
             key = result_key(query.question, query.max_sources, versions, model) if cache_on else ""
-            graph = self._graph(settings)
+            graph = self.graph(settings)
             state: dict[str, Any] = {}
             graph_input: dict[str, Any] | None = {"query": query.model_dump(mode="json")}
             kwargs: dict[str, Any] = {}
@@ -436,7 +325,9 @@ class Engine:
                     logged = self._log_events(log, ctx, None, logged)
             if cont is not None and not state:  # resumed a thread that had already finished
                 state = dict((await graph.aget_state(kwargs["config"])).values)
-            result = self._result(query, state, ctx, settings, model)
+            result = result_from_state(
+                query, state, ctx, settings_version=settings.version, model=model, end=time.perf_counter()
+            )
             if cache_on and result.status == RunStatus.OK and (cont is None or cont.cacheable):
                 assert self.c.cache is not None  # cache_on says so
                 with ctx.span("cache"):
@@ -469,14 +360,18 @@ class Engine:
         names = list(query.domains or self.c.sources)
         versions = [(n, self.c.sources[n].version) for n in names]
         key = result_key(query.question, query.max_sources, versions, self.c.agents.model_identity)
-        ctx = RunContext(run_id=run_id, settings=settings, query_tag=question_tag(query.question))
+        ctx = RunContext(run_id=run_id, settings=settings, query_tag=query_tag(query.question))
         token = current_run.set(ctx)
         try:
             with ctx.span("cache"):
                 cached, level = await self.c.cache.get(RESULT_NS, key, levels=settings.cache)  # type: ignore[union-attr]
             if cached is None:
                 return None
-            result = self._from_cache(cached, query, ctx, settings, level)
+            with ctx.span("validation"):
+                valid = ResearchResult.model_validate(cached)
+            result = result_from_cache(
+                valid, query, ctx, settings_version=settings.version, level=level, end=time.perf_counter()
+            )
         finally:
             current_run.reset(token)
         self._observe(ctx, result)
@@ -492,75 +387,26 @@ class Engine:
         return result
 
     def _log_events(
-        self, log: Any, ctx: RunContext, result: ResearchResult | None, start: int, *, final: bool = False
+        self,
+        log: EventBuilder,
+        ctx: RunContext,
+        result: ResearchResult | None,
+        start: int,
+        *,
+        final: bool = False,
     ) -> int:
         """Queue ``ctx.events[start:]`` (and, when ``final``, cache hits and the outcome); returns
         how many of ``ctx.events`` are now queued."""
         end = len(ctx.events)
-        events = [log.emit(kind, **data) for kind, data in ctx.events[start:end]]
+        # RunContext keeps event kinds as plain str (it imports nothing); they are EventType names
+        events = [log.emit(kind, **data) for kind, data in ctx.events[start:end]]  # type: ignore[arg-type]
         if final:
             for node in sorted(ctx.cache_hits):
                 events.append(log.emit("node_finished", node=node, duration_s=0.0, cache_hit=True))
             if result is not None:
                 events.append(log.completed(result))
-        writer: Any = self.c.events
-        writer.put(events)
+        self.c.events.put(events)  # type: ignore[union-attr]
         return end
-
-    def _from_cache(
-        self, cached: Any, query: ResearchQuery, ctx: RunContext, settings: EngineSettings, level: str | None
-    ) -> ResearchResult:
-        with ctx.span("validation"):
-            result = ResearchResult.model_validate(cached)
-        end = time.perf_counter()
-        result.query_id = query.id
-        result.cached = True
-        result.timings = [
-            NodeTiming(node=f"result_cache[{level}]", start_s=0.0, duration_s=end - ctx.t0, cache_hit=True)
-        ]
-        result.phases = ctx.phase_breakdown(end)
-        result.processing_time_s = end - ctx.t0
-        result.settings_version = settings.version
-        result.emulated = False
-        return result
-
-    def _result(
-        self,
-        query: ResearchQuery,
-        state: dict[str, Any],
-        ctx: RunContext,
-        settings: EngineSettings,
-        model: str,
-    ) -> ResearchResult:
-        end = time.perf_counter()
-        failed = [FailedSource(**f) for f in state.get("failed_sources", [])]
-        failed_names = {f.source for f in failed}
-        used = [s for s in state.get("sources", []) if s not in failed_names]
-        timings = [NodeTiming(node=n, start_s=s - ctx.t0, duration_s=e - s) for n, s, e in ctx.node_runs]
-        ran = {t.node.split("[")[0] for t in timings}
-        timings += [
-            NodeTiming(node=n, start_s=0.0, duration_s=0.0, cache_hit=True)
-            for n in sorted(ctx.cache_hits - ran)
-        ]
-        timings.sort(key=lambda t: t.start_s)
-        status = RunStatus.OK if not failed else (RunStatus.PARTIAL if used else RunStatus.ERROR)
-        return ResearchResult(
-            query_id=query.id,
-            question=query.question,
-            findings=[Finding(**f) for f in state.get("findings", [])],
-            summary=state.get("summary", ""),
-            confidence=state.get("confidence", 0.0),
-            key_terms=state.get("terms", []),
-            sources_used=used,
-            failed_sources=failed,
-            timings=timings,
-            phases=ctx.phase_breakdown(end),
-            processing_time_s=end - ctx.t0,
-            status=status,
-            emulated=ctx.emulated,
-            settings_version=settings.version,
-            model=model,
-        )
 
     def _observe(self, ctx: RunContext, result: ResearchResult) -> None:
         self.c.metrics.observe_run(
@@ -578,30 +424,9 @@ class Engine:
         if self.c.cache is None:
             return 0
         if question:
-            return int(await self.c.cache.purge(tag=question_tag(question)))
+            return int(await self.c.cache.purge(tag=query_tag(question)))
         return int(await self.c.cache.purge(namespace=node))
-
-    def call_sync(self, coro: Awaitable[Any], timeout: float | None = 60.0) -> Any:
-        """Run a coroutine of this engine on its loop from sync code and return its result."""
-        assert self.loop is not None, "engine is not started"
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
 
     # ---- introspection ---------------------------------------------------------------------
     def recent(self, n: int = 50) -> Sequence[RunRecord]:
         return list(self.records.values())[-n:]
-
-    def sources_info(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": n,
-                "description": getattr(s, "description", ""),
-                "doc_count": getattr(s, "doc_count", 0),
-                "version": s.version,
-            }
-            for n, s in self.c.sources.items()
-        ]
-
-
-def question_tag(question: str) -> str:
-    """The cache tag of every entry computed for this question (whatever its other options)."""
-    return stable_key("question", normalize_question(question))

@@ -1,4 +1,4 @@
-"""Builds an engine's components from process ``Settings``: the one place wiring happens.
+"""Wiring: ``build_components`` from process ``Settings`` and ``open_engine`` (engine + recovery).
 
 Embedded defaults need nothing installed: the L2 cache and the run store are SQLite files under
 the data directory; ``REDIS_URL`` / ``DATABASE_URL`` switch them to Redis / PostgreSQL.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from core.cache.langgraph_cache import LangGraphCache
 from core.cache.memory import MemoryCache
@@ -16,12 +15,15 @@ from core.cache.redis import RedisL2
 from core.cache.sqlite import SQLiteL2
 from core.cache.tiered import TieredCache
 from core.codecs import get_codec
+from core.components import Components
 from core.config import EngineSettings, Settings
-from core.engine import Components
+from core.durable.checkpoint import open_checkpointer
+from core.durable.recovery import recover
+from core.engine import Engine
 from core.llm import Agents
 from core.metrics import Metrics
-from core.profiling import Profiler
-from core.runctx import current_run
+from core.metrics.profiling import Profiler
+from core.sources.base import Source
 from core.sources.registry import build_sources
 from core.store import EventPolicy, Retention, open_store
 from core.store.writer import EventWriter
@@ -31,11 +33,6 @@ Progress = Callable[[str], None]
 # L2 values are shared between processes (and machines, with Redis): they use a safe codec whatever
 # the live codec mode, so nothing read from a shared store is ever unpickled.
 L2_CODEC = "ormsgpack"
-
-
-def _levels() -> str:
-    ctx = current_run.get()
-    return ctx.settings.cache if ctx is not None else "l1"
 
 
 async def build_components(
@@ -51,7 +48,7 @@ async def build_components(
     say = progress or (lambda _m: None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     say("opening sources (the first start builds the search indexes; later starts load them)")
-    sources = await build_sources(settings)
+    sources: dict[str, Source] = dict(await build_sources(settings))  # typed by the protocol
     say(
         "sources ready: "
         + ", ".join(f"{n} ({getattr(s, 'doc_count', '?')} chunks)" for n, s in sources.items())
@@ -70,7 +67,7 @@ async def build_components(
         agents=agents,
         metrics=metrics,
         cache=tiered,
-        graph_cache=LangGraphCache(tiered, levels_fn=_levels),
+        graph_cache=LangGraphCache(tiered),  # one per cache mode: Engine.graph
     )
     components.closers.append(tiered.close)
     components.profiler = Profiler()
@@ -87,8 +84,6 @@ async def build_components(
         components.store, components.events = store, writer
         components.closers += [store.close, writer.close]  # closed in reverse: writer flushes first
         if settings.checkpoints:
-            from core.durable import open_checkpointer  # durable builds on the engine module
-
             checkpointer = await open_checkpointer(settings, schema=None if schema == "public" else schema)
             components.checkpointer = checkpointer.saver
             components.closers.append(checkpointer.close)  # closed first: after in-flight runs end
@@ -101,18 +96,31 @@ async def build_components(
     return components
 
 
+async def open_engine(
+    build: Callable[[], Awaitable[Components]], settings: EngineSettings | None = None
+) -> Engine:
+    """Open an engine on the running loop and, with checkpoints and a store, resume in the
+    background the runs a dead process left ``running`` (start-up does not wait for them).
+
+    >>> # engine = await open_engine(lambda: build_components(Settings()))
+    """
+    engine = await Engine.open(build, settings)
+    if engine.c.checkpointer is not None and engine.c.store is not None:
+        engine.track(asyncio.ensure_future(recover(engine)))
+    return engine
+
+
 def run_with_engine(
-    fn: Callable[[Any], Awaitable[int]],
+    fn: Callable[[Engine], Awaitable[int]],
     settings: Settings,
     engine_settings: EngineSettings | None = None,
     *,
     progress: Progress | None = None,
 ) -> int:
     """Open an engine on a fresh loop, return ``await fn(engine)``, close it (CLI commands)."""
-    from core.engine import Engine
 
     async def main() -> int:
-        engine = await Engine.open(lambda: build_components(settings, progress=progress), engine_settings)
+        engine = await open_engine(lambda: build_components(settings, progress=progress), engine_settings)
         try:
             return await fn(engine)
         finally:

@@ -101,6 +101,8 @@ class RunStatus(StrEnum):
 class ResearchResult(BaseModel):
     """The answer to a research question, with its evidence and how it was produced."""
 
+    run_id: str | None = None
+    """The run that produced this answer: its id in the run store (``researchops runs show``)."""
     query_id: str
     question: str
     findings: list[Finding]

@@ -18,6 +18,16 @@ import plotly.graph_objects as go
 Marks = Sequence[tuple[float, str]]
 _MS = 1000.0
 PALETTE = ("#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#B279A2", "#FF9DA6", "#9D755D")
+BURST_CHARTS: tuple[tuple[str, tuple[str, ...], str, str, float], ...] = (
+    ("throughput", ("throughput",), "Throughput", "runs/s", 1.0),
+    ("latency", ("p50_ms", "p95_ms", "p99_ms"), "Latency", "ms", 1.0),
+    ("errors", ("errors",), "Errors", "per s", 1.0),
+    ("rejected", ("rejected",), "Rejected (overloaded)", "per s", 1.0),
+    ("in_flight", ("in_flight",), "In flight", "runs", 1.0),
+    ("hit_rate", ("hit_rate",), "Cache hit rate", "%", 100.0),
+    ("memory", ("rss_mb",), "Memory (burst process)", "MiB", 1.0),
+)
+"""The Load page's panels: ``(key, timeline fields, title, unit, scale)`` for ``timeline_panel``."""
 
 
 def _ts(t: float) -> datetime:
@@ -252,7 +262,7 @@ def ts_lines(
     *,
     names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Lines from ``{label: [(unix_t, value), ...]}`` (``core.promclient.Timeseries.series``)."""
+    """Lines from ``{label: [(unix_t, value), ...]}`` (``core.metrics.promclient.Timeseries.series``)."""
     fig = go.Figure()
     start = min((pts[0][0] for pts in series.values() if pts), default=None)
     for i, (label, pts) in enumerate(sorted(series.items())):

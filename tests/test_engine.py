@@ -172,3 +172,33 @@ async def test_a_result_cache_hit_is_answered_while_every_slot_is_busy(engine: A
     with pytest.raises(Overloaded):
         await engine.run("How can I serialize a dataclass to JSON?")  # a miss is still refused
     assert (await slow).status == RunStatus.OK
+
+
+async def test_a_result_carries_its_run_id_fresh_or_from_the_cache(engine: Any) -> None:
+    first = await engine.run(GATHER, run_id="fresh-1")
+    hit = await engine.run(GATHER, run_id="hit-1")
+    assert (first.run_id, first.cached) == ("fresh-1", False)
+    assert (hit.run_id, hit.cached) == ("hit-1", True)
+    assert engine.get_record("hit-1").result.run_id == "hit-1"
+
+
+async def test_a_live_node_ttl_change_applies_to_node_cache_entries(engine: Any, settings: Any) -> None:
+    """A graph compiled under one ``node_ttl_s`` is not reused after a live change to another."""
+    import sqlite3
+    import time
+
+    def summary_ttl() -> float:
+        with sqlite3.connect(settings.data_dir / "cache.sqlite") as db:
+            (expires,) = db.execute(
+                "SELECT max(expires_at) FROM cache_entries WHERE key LIKE 'generate_summary:%'"
+            ).fetchone()
+        return float(expires) - time.time()
+
+    engine.update_settings(cache="l1+l2", node_ttl_s=100)
+    await engine.run(GATHER)
+    assert 90 < summary_ttl() <= 100
+    await engine.purge_cache()
+    engine.update_settings(node_ttl_s=5000)
+    again = await engine.run(GATHER)
+    assert not again.cached and not any(t.cache_hit for t in again.timings)
+    assert 4990 < summary_ttl() <= 5000

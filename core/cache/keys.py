@@ -63,15 +63,14 @@ def _sources(sources: Sequence[tuple[str, str]]) -> list[list[str]]:
     return sorted([str(name), str(version)] for name, version in sources)
 
 
-def query_tag(question: str, max_sources: int, sources: Sequence[tuple[str, str]]) -> str:
-    """The tag every cache entry of one query carries, so that query can be purged.
+def query_tag(question: str) -> str:
+    """The tag every cache entry computed for this question carries (whatever its other options),
+    so the question can be purged.
 
-    >>> query_tag("Why?", 5, [("docs", "1")]) == query_tag("why", 5, [("docs", "1")])
+    >>> query_tag("Why?") == query_tag("  why ")
     True
     """
-    return "q:" + stable_key(
-        "query", CACHE_SCHEMA_VERSION, normalize_question(question), max_sources, _sources(sources)
-    )
+    return stable_key("question", normalize_question(question))
 
 
 def result_key(question: str, max_sources: int, sources: Sequence[tuple[str, str]], model: str) -> str:

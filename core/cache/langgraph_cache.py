@@ -9,19 +9,17 @@ source are never stored, so a failure is retried next time instead of replayed.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langgraph.cache.base import BaseCache, FullKey, Namespace
 
 from core.cache.keys import CACHE_SCHEMA_VERSION, stable_key
 from core.cache.tiered import Levels, TieredCache
+from core.loopthread import LoopThread
 from core.runctx import RunContext, current_run
 
-T = TypeVar("T")
 Writes = list[tuple[str, Any]]
 LANGGRAPH_TAG = "langgraph"
 FAILED_CHANNEL = "failed_sources"
@@ -37,52 +35,33 @@ def cacheable(writes: Sequence[Sequence[Any]]) -> bool:
     return not any(w[0] == FAILED_CHANNEL and w[1] for w in writes)
 
 
-class _LoopThread:
-    """A private event loop on a daemon thread, for LangGraph's synchronous cache calls."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="langgraph-cache-sync", daemon=True).start()
-                self._loop = loop
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    def stop(self) -> None:
-        with self._lock:
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._loop = None
-
-
 class LangGraphCache(BaseCache[Writes]):
-    """``BaseCache`` adapter: pass as ``graph.compile(cache=LangGraphCache(tiered, levels_fn=...))``.
+    """``BaseCache`` adapter: pass as ``graph.compile(cache=LangGraphCache(tiered, levels="l1"))``.
 
-    ``levels_fn()`` returns the live cache mode (``"off"``, ``"l1"``, ``"l1+l2"``) at each call.
+    ``levels`` (``"off"``, ``"l1"``, ``"l1+l2"``) is fixed per instance: a graph is compiled per
+    cache mode, each with ``with_levels(mode)``, which shares the tiers and the sync loop.
 
-    >>> cache = LangGraphCache(tiered, levels_fn=lambda: "l1+l2")  # doctest: +SKIP
+    >>> cache = LangGraphCache(tiered, levels="l1+l2")  # doctest: +SKIP
     """
 
-    def __init__(self, tiered: TieredCache, *, levels_fn: Callable[[], Levels | str]) -> None:
+    def __init__(
+        self, tiered: TieredCache, *, levels: Levels | str = "l1", sync_loop: LoopThread | None = None
+    ) -> None:
         super().__init__()
         self.tiered = tiered
-        self.levels_fn = levels_fn
-        self._sync = _LoopThread()
+        self.levels: Levels = levels if levels in ("l1", "l1+l2") else "off"  # type: ignore[assignment]
+        self._sync = sync_loop or LoopThread("langgraph-cache-sync")
+
+    def with_levels(self, levels: Levels | str) -> LangGraphCache:
+        """The same cache over ``levels`` (one instance per compiled graph)."""
+        return LangGraphCache(self.tiered, levels=levels, sync_loop=self._sync)
 
     @staticmethod
     def _key(ns: Namespace, key: str) -> str:
         return stable_key(CACHE_SCHEMA_VERSION, list(ns), key)
 
-    def _levels(self) -> Levels:
-        levels = self.levels_fn()
-        return levels if levels in ("l1", "l1+l2") else "off"  # type: ignore[return-value]
-
     async def _aget(self, keys: Sequence[FullKey], ctx: RunContext | None) -> dict[FullKey, Writes]:
-        levels = self._levels()
+        levels = self.levels
         if levels == "off" or not keys:
             return {}
         start = time.perf_counter()
@@ -99,7 +78,7 @@ class LangGraphCache(BaseCache[Writes]):
         return out
 
     async def _aset(self, pairs: Mapping[FullKey, tuple[Writes, int | None]], ctx: RunContext | None) -> None:
-        levels = self._levels()
+        levels = self.levels
         if levels == "off" or not pairs:
             return
         start = time.perf_counter()

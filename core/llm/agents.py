@@ -10,7 +10,8 @@
    ``KeyTerms`` / ``RelevanceScores`` / ``Summary``, then checked against the input (one score per
    candidate; citations only of findings that exist). A failed check is sent back to the model as
    a retry once; any error of the run becomes ``ModelError``;
-3. records an ``llm`` span and the token counts on the current ``RunContext``, if any.
+3. records an ``llm`` span and the token counts on the ``run`` it is given (the node passes its
+   ``RunContext``; nothing is read from the context variable).
 
 Empty inputs (no candidates, no findings) are answered without a model call.
 
@@ -30,8 +31,8 @@ from pydantic import BaseModel
 from pydantic_ai import Agent, ModelRetry, RunContext, ToolOutput
 
 from core.config import LatencyProfile
+from core.emulation import emulate, fails
 from core.errors import ModelError
-from core.llm.latency import emulate, fails
 from core.llm.offline import OFFLINE_VERSION
 from core.llm.outputs import KeyTerms, RelevanceScores, Summary
 from core.llm.prompts import (
@@ -44,7 +45,7 @@ from core.llm.prompts import (
     summary_prompt,
 )
 from core.llm.providers import resolve_model
-from core.runctx import current_run
+from core.runctx import RunContext as Run
 
 T = TypeVar("T", bound=BaseModel)
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -134,14 +135,16 @@ class Agents:
         )
         self.summary_agent.output_validator(_check_summary)
 
-    async def key_terms(self, question: str, *, latency: LatencyProfile | None = None) -> AgentCall[KeyTerms]:
+    async def key_terms(
+        self, question: str, *, latency: LatencyProfile | None = None, run: Run | None = None
+    ) -> AgentCall[KeyTerms]:
         """Key terms and a search query for ``question``.
 
         >>> import asyncio
         >>> asyncio.run(Agents().key_terms("What does functools.lru_cache do?")).output.search_query
         'functools.lru_cache'
         """
-        return await self._call(self.key_terms_agent, key_terms_prompt(question), None, latency)
+        return await self._call(self.key_terms_agent, key_terms_prompt(question), None, latency, run)
 
     async def score(
         self,
@@ -150,6 +153,7 @@ class Agents:
         candidates: list[dict[str, Any]],
         *,
         latency: LatencyProfile | None = None,
+        run: Run | None = None,
     ) -> AgentCall[RelevanceScores]:
         """One 0-1 relevance per candidate (dicts with title, text or snippet, score = BM25), same order.
 
@@ -161,10 +165,15 @@ class Agents:
         if not candidates:
             return AgentCall(RelevanceScores(scores=[]), 0, 0, 0.0)
         prompt = relevance_prompt(question, terms, candidates)
-        return await self._call(self.relevance_agent, prompt, len(candidates), latency)
+        return await self._call(self.relevance_agent, prompt, len(candidates), latency, run)
 
     async def summarize(
-        self, question: str, findings: list[dict[str, Any]], *, latency: LatencyProfile | None = None
+        self,
+        question: str,
+        findings: list[dict[str, Any]],
+        *,
+        latency: LatencyProfile | None = None,
+        run: Run | None = None,
     ) -> AgentCall[Summary]:
         """A 2-5 sentence summary citing ``findings`` (dicts with title, location, snippet, relevance) as [n].
 
@@ -178,13 +187,12 @@ class Agents:
                 Summary(text="No findings were retrieved for this question.", confidence=0.0), 0, 0, 0.0
             )
         return await self._call(
-            self.summary_agent, summary_prompt(question, findings), len(findings), latency
+            self.summary_agent, summary_prompt(question, findings), len(findings), latency, run
         )
 
     async def _call(
-        self, agent: Agent[Any, T], prompt: str, deps: Any, latency: LatencyProfile | None
+        self, agent: Agent[Any, T], prompt: str, deps: Any, latency: LatencyProfile | None, ctx: Run | None
     ) -> AgentCall[T]:
-        ctx = current_run.get()
         start = time.perf_counter()
         emulated_s = 0.0
         try:

@@ -1,0 +1,1 @@
+"""Load: workloads, the runner and its targets, bursts and experiments in their own processes, reports."""

@@ -46,12 +46,11 @@ async def _open_target(spec: BurstSpec, settings: Settings, folder: Path, sync: 
         return LocustTarget(
             spec.http_url, folder / "locust", path=spec.http_path, max_sources=spec.max_sources
         ), None
-    from core.engine import Engine
-    from core.factory import build_components
+    from core.factory import build_components, open_engine
     from core.load.targets import EngineTarget
 
     engine_settings = await sync.seed(spec.engine_settings()) if sync is not None else spec.engine_settings()
-    engine = await Engine.open(lambda: build_components(settings, with_store=False), engine_settings)
+    engine = await open_engine(lambda: build_components(settings, with_store=False), engine_settings)
     if sync is not None:
         sync.start(engine)
     return EngineTarget(engine, max_sources=spec.max_sources), engine

@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.config import EngineSettings, PresetName
 from core.load.runner import LoadReport, LoadRunner
 from core.load.spec import BurstSpec
-from core.load.stats import bootstrap_ci, percentile, ratio
+from core.load.stats import bootstrap_ci, ratio
 from core.load.targets import EngineTarget
 from core.load.workload import Workload
+from core.metrics.quantiles import percentile
 from core.runctx import PHASES
 
 MAX_DIFFS = 20

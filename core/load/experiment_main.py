@@ -24,8 +24,7 @@ from core.load.jobfiles import write_json
 
 
 async def run_experiment_job(job: dict[str, Any], folder: Path, term_early: Callable[[], bool]) -> int:
-    from core.engine import Engine
-    from core.factory import build_components
+    from core.factory import build_components, open_engine
     from core.load.experiment import ExperimentSpec, run_experiment
     from core.load.report import write_report
 
@@ -42,7 +41,7 @@ async def run_experiment_job(job: dict[str, Any], folder: Path, term_early: Call
         "started_at": time.time(),
     }
     await asyncio.to_thread(write_json, folder / "status.json", status)
-    engine = await Engine.open(
+    engine = await open_engine(
         lambda: build_components(settings, with_store=False), spec.load.engine_settings()
     )
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="timeline")

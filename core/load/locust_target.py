@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from core.errors import InvalidInput
-from core.load.targets import Outcome
+from core.load.outcome import Outcome
 from core.load.timeline import Recorder
 from core.load.workload import Workload
 

@@ -24,7 +24,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.load.targets import DrivingTarget, Outcome, Target
+from core.load.outcome import Outcome
+from core.load.targets import DrivingTarget, Target
 from core.load.timeline import Recorder
 from core.load.workload import Workload
 

@@ -1,6 +1,6 @@
 """What a burst is: ``BurstSpec`` (load shape + workload + settings + target) and operator ``BurstCaps``.
 
-spec = BurstSpec(users=50, duration_s=30, think_time_s=1, mix="zipf:1.1:1000", preset="optimized")
+spec = build_spec(users=50, duration_s=30, think_time_s=1, mix="zipf:1.1:1000", preset="optimized")
 BurstCaps(max_users=500).check(spec)     # InvalidInput naming the field and the limit
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.config import EngineSettings, LatencyProfile, PresetName
 from core.errors import InvalidInput
-from core.load.runner import LoadShape
+from core.load.runner import LoadShape, RateStep
 from core.load.workload import Workload, corpus_pool, load_question_file, parse_mix, parse_questions
 
 
@@ -127,3 +127,45 @@ class BurstCaps(BaseModel):
             errors.append({"field": "http_url", "message": "required when target is http"})
         if errors:
             raise InvalidInput(errors)
+
+
+def build_spec(*, model_ms: float | None = None, **fields: Any) -> BurstSpec:
+    """The one way entry points (CLI, Load page, benches) build a ``BurstSpec``.
+
+    Bad values raise InvalidInput naming the field; ``model_ms`` emulates model-call latency with
+    that median (labelled emulated in every output).
+
+    >>> build_spec(users=5, model_ms=250).model_latency.median_ms
+    250.0
+    >>> build_spec(users=0)
+    Traceback (most recent call last):
+    core.errors.InvalidInput: users: Input should be greater than or equal to 1
+    """
+    if model_ms:
+        fields |= {"emulate_model": True, "model_latency": LatencyProfile(median_ms=model_ms)}
+    try:
+        return BurstSpec(**fields)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+
+
+def parse_rate_steps(text: str | None) -> tuple[RateStep, ...]:
+    """``"0:50,10:500"`` -> 50/s from 0 s, 500/s from 10 s.
+
+    >>> [(s.at_s, s.rate) for s in parse_rate_steps("0:50,10:500")]
+    [(0.0, 50.0), (10.0, 500.0)]
+    """
+    if not text:
+        return ()
+    steps = []
+    for part in text.split(","):
+        at, sep, rate = part.partition(":")
+        try:
+            if not sep:
+                raise ValueError(part)
+            steps.append(RateStep(at_s=float(at), rate=float(rate)))
+        except ValueError:
+            raise InvalidInput(
+                [{"field": "rate_steps", "message": f"expected AT_S:RATE[,AT_S:RATE...], got {text!r}"}]
+            ) from None
+    return tuple(sorted(steps, key=lambda s: s.at_s))

@@ -9,34 +9,15 @@ recorder themselves. A worker-pool target only has to implement ``Target``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from core.errors import InvalidInput, Overloaded, ResearchOpsError
-from core.models import ResearchQuery, ResearchResult, RunStatus
+from core.load.outcome import Outcome, OutcomeStatus
+from core.models import ResearchQuery, RunStatus
 
 if TYPE_CHECKING:
     from core.load.timeline import Recorder
     from core.load.workload import Workload
-
-OutcomeStatus = Literal["ok", "error", "rejected", "cancelled"]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """How one request went."""
-
-    status: OutcomeStatus
-    """``ok`` (an answer, possibly partial), ``error``, ``rejected`` (overloaded), ``cancelled``."""
-    latency_s: float
-    question: str = ""
-    cached: bool = False
-    """The whole result came from the result cache."""
-    node_hit: bool = False
-    """At least one graph node's output came from the per-node cache."""
-    error: str | None = None
-    result: ResearchResult | None = None
-    """Kept only when the runner asks (experiments compare answers)."""
 
 
 @runtime_checkable

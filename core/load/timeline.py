@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from core.load.targets import Outcome
+from core.load.outcome import Outcome
+from core.metrics.quantiles import percentiles
 
 
 def percentiles_ms(
@@ -35,10 +36,8 @@ def percentiles_ms(
     >>> percentiles_ms([0.001, 0.002, 0.003], (50,))
     [2.0]
     """
-    if len(latencies_s) == 0:
-        return [None for _ in qs]
-    values = np.percentile(np.asarray(latencies_s, dtype=np.float64) * 1000.0, qs)
-    return [round(float(v), 3) for v in values]
+    ms = np.asarray(latencies_s, dtype=np.float64) * 1000.0
+    return [None if v is None else round(v, 3) for v in percentiles(ms, qs)]
 
 
 class _Bucket:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from core.config import LatencyProfile
 from core.errors import SourceError
-from core.sources.base import Hit
+from core.sources.base import SearchOutcome
 from core.sources.index import CorpusIndex
 
 
@@ -27,13 +28,16 @@ class IndexedSource:
     def doc_count(self) -> int:
         return len(self.index.chunks)
 
-    async def search(self, query: str, k: int) -> list[Hit]:
+    async def search(self, query: str, k: int, *, profile: LatencyProfile | None = None) -> SearchOutcome:
         """Best ``k`` chunks for ``query``; raises ``SourceError`` if the index fails.
 
-        >>> # hits = await source.search("run coroutines concurrently", 5)
+        A local index emulates nothing: ``profile`` is for ``ResilientSource``, and the outcome
+        says ``emulated=False``.
+
+        >>> # hits = (await source.search("run coroutines concurrently", 5)).hits
         """
         try:
-            return self.index.search(query, k)
+            return SearchOutcome(self.name, self.index.search(query, k))
         except Exception as exc:  # a broken index is a failed source, not a crashed run
             raise SourceError(self.name, f"search failed: {exc!r}") from exc
 

@@ -1,56 +1,26 @@
 """``ResilientSource``: timeouts, retries with backoff and jitter, and emulated remote latency.
 
 Every attempt runs under ``asyncio.timeout(timeout_s)``. With a ``LatencyProfile``, an attempt
-first sleeps a lognormal delay (median ``median_ms``, shape ``sigma``) and then fails with
-probability ``failure_rate`` — an *emulated* remote source, always reported as such
-(``SearchOutcome.emulated`` / ``emulated_s``). Failed attempts (``SourceError`` or timeout) are
-retried by tenacity with exponential backoff and full jitter (50 ms doubling, capped at 1 s), up
-to ``retries`` times after the first attempt; then ``SourceTimeout`` or ``SourceError`` is raised
-with the reason and the attempt count.
+first sleeps a lognormal delay (``core.emulation``: median ``median_ms``, shape ``sigma``, tail
+truncated at +4 sigma) and then fails with probability ``failure_rate`` — an *emulated* remote
+source, always reported as such (``SearchOutcome.emulated`` / ``emulated_s``). Failed attempts
+(``SourceError`` or timeout) are retried by tenacity with exponential backoff and full jitter
+(50 ms doubling, capped at 1 s), up to ``retries`` times after the first attempt; then
+``SourceTimeout`` or ``SourceError`` is raised with the reason and the attempt count.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
-from dataclasses import dataclass, field
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from core.config import LatencyProfile
+from core.emulation import fails, sample_s
 from core.errors import SourceError, SourceTimeout
-from core.sources.base import Hit, Source
-
-
-@dataclass(frozen=True, slots=True)
-class SearchOutcome:
-    """What one resilient search produced, and what it took."""
-
-    source: str
-    hits: list[Hit]
-    attempts: int
-    """Attempts made, the successful one included (1 = no retry)."""
-    seconds: float
-    """Wall time of the whole search, backoff and emulated latency included."""
-    emulated: bool = False
-    """True when an emulated remote-latency profile was applied."""
-    emulated_s: float = 0.0
-    """Seconds spent sleeping emulated latency (over all attempts)."""
-    errors: list[str] = field(default_factory=list)
-    """Reasons of the failed attempts that were retried."""
-
-    def to_dict(self) -> dict:
-        return {
-            "source": self.source,
-            "hits": [h.to_dict() for h in self.hits],
-            "attempts": self.attempts,
-            "seconds": self.seconds,
-            "emulated": self.emulated,
-            "emulated_s": self.emulated_s,
-            "errors": list(self.errors),
-        }
+from core.sources.base import Hit, SearchOutcome, Source
 
 
 class ResilientSource:
@@ -96,10 +66,8 @@ class ResilientSource:
         return self.inner.doc_count
 
     def emulated_delay_s(self, profile: LatencyProfile) -> float:
-        """One lognormal draw: ``median_ms`` is the median, ``sigma`` the shape."""
-        if profile.median_ms <= 0:
-            return 0.0
-        return self.rng.lognormvariate(math.log(profile.median_ms / 1000.0), profile.sigma)
+        """One lognormal draw (``median_ms`` the median, ``sigma`` the shape), truncated at +4 sigma."""
+        return sample_s(profile, self.rng)
 
     async def search(self, query: str, k: int, *, profile: LatencyProfile | None = None) -> SearchOutcome:
         """Search with timeout, retries and (if ``profile``) emulated remote latency and failures.
@@ -122,9 +90,9 @@ class ResilientSource:
                             await asyncio.sleep(self.emulated_delay_s(profile))
                         finally:  # a timeout cuts the sleep short: count what was really slept
                             emulated_s += time.perf_counter() - start
-                        if profile.failure_rate and self.rng.random() < profile.failure_rate:
+                        if fails(profile, self.rng):
                             raise SourceError(self.name, "emulated remote failure")
-                    return await self.inner.search(query, k)
+                    return (await self.inner.search(query, k)).hits
             except TimeoutError as exc:
                 reason = f"no answer within {self.timeout_s:g}s"
                 errors.append(reason)

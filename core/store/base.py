@@ -9,17 +9,23 @@ the append-only event log, keyed by ``(run_id, seq)``, and one summary row per r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import orjson
 
 from core.errors import CodecError, InvalidInput
 from core.models import RunStatus
-from core.store.events import TERMINAL_TYPES, RunEvent, RunSummary, as_utc, terminal_status
-from core.store.policy import SUMMARY_ONLY_KEY
+from core.store.events import (
+    SUMMARY_ONLY_KEY,
+    TERMINAL_TYPES,
+    RunEvent,
+    RunSummary,
+    as_utc,
+    terminal_status,
+)
 
 
 @runtime_checkable
@@ -164,6 +170,55 @@ def parse_status(status: RunStatus | str) -> str:
 
 def utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SqlDialect:
+    """What differs between the SQL backends in the queries they share."""
+
+    placeholder: str
+    """``?`` (sqlite3) or ``%s`` (psycopg)."""
+    find: str
+    """The substring-position function: ``instr`` or ``strpos``."""
+    created: str
+    """The runs table's creation-time column."""
+    instant: Callable[[datetime], Any]
+    """A UTC datetime as that column stores it."""
+
+
+def run_filter(
+    dialect: SqlDialect,
+    *,
+    text: str | None = None,
+    status: RunStatus | str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    settings_version: int | None = None,
+) -> tuple[str, list[Any]]:
+    """``list_runs``'s WHERE clause (``""`` when unfiltered) and its arguments, checked.
+
+    >>> run_filter(SqlDialect("?", "instr", "created_us", str), text="Gather", settings_version=3)
+    (' WHERE instr(question_fold, ?) > 0 AND settings_version = ?', ['gather', 3])
+    """
+    ph = dialect.placeholder
+    where: list[str] = []
+    args: list[Any] = []
+    if text:
+        where.append(f"{dialect.find}(question_fold, {ph}) > 0")
+        args.append(casefold(text))
+    if status is not None:
+        where.append(f"status = {ph}")
+        args.append(parse_status(status))
+    if (s := utc_or_none(since)) is not None:
+        where.append(f"{dialect.created} >= {ph}")
+        args.append(dialect.instant(s))
+    if (u := utc_or_none(until)) is not None:
+        where.append(f"{dialect.created} < {ph}")
+        args.append(dialect.instant(u))
+    if settings_version is not None:
+        where.append(f"settings_version = {ph}")
+        args.append(settings_version)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def encode_data(event: RunEvent) -> str:

@@ -23,6 +23,8 @@ TERMINAL_TYPES: frozenset[str] = frozenset({"completed", "error"})
 """Event types that end a run."""
 SUMMARY_TYPES: frozenset[str] = frozenset({"started", "completed", "error"})
 """Event types kept for every run, whatever the event policy: enough for the history listing."""
+SUMMARY_ONLY_KEY = "summary_only"
+"""Key set to True in the data of a ``started`` event whose run keeps only summary events."""
 APPEND_KEYS: frozenset[str] = frozenset({"hits", "failed_sources"})
 """State keys whose updates are appended (LangGraph list reducers); other keys are replaced."""
 

@@ -12,6 +12,25 @@ from core.store.sqlite import SQLiteRunStore
 SQLITE_FILE = "runs.sqlite3"
 
 
+def database_location(database_url: str | None, data_dir: Path) -> str | Path:
+    """Where ``DATABASE_URL`` points (parsed here only): a PostgreSQL URL (str) or the SQLite
+    run-store file (Path; checkpoints live beside it).
+
+    >>> database_location(None, Path("/tmp/ro-data"))
+    PosixPath('/tmp/ro-data/runs.sqlite3')
+    """
+    if not database_url:
+        return data_dir / SQLITE_FILE
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return database_url
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite:///"))
+    raise ConfigError(
+        f"DATABASE_URL: unsupported scheme in {database_url.split('://')[0]!r}; "
+        "use postgresql://... or sqlite:///path"
+    )
+
+
 def open_store(database_url: str | None, data_dir: Path, *, schema: str = "public") -> RunStore:
     """A run store for ``Settings.database_url`` / ``Settings.data_dir``; connects on first use
     (``await store.open()`` to fail fast at startup).
@@ -19,13 +38,7 @@ def open_store(database_url: str | None, data_dir: Path, *, schema: str = "publi
     >>> type(open_store(None, Path("/tmp/ro-data"))).__name__
     'SQLiteRunStore'
     """
-    if not database_url:
-        return SQLiteRunStore(data_dir / SQLITE_FILE)
-    if database_url.startswith(("postgresql://", "postgres://")):
-        return PostgresRunStore(database_url, schema=schema)
-    if database_url.startswith("sqlite:///"):
-        return SQLiteRunStore(Path(database_url.removeprefix("sqlite:///")))
-    raise ConfigError(
-        f"DATABASE_URL: unsupported scheme in {database_url.split('://')[0]!r}; "
-        "use postgresql://... or sqlite:///path"
-    )
+    where = database_location(database_url, data_dir)
+    if isinstance(where, str):
+        return PostgresRunStore(where, schema=schema)
+    return SQLiteRunStore(where)

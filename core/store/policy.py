@@ -17,13 +17,10 @@ from typing import TYPE_CHECKING, Literal
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.store.events import SUMMARY_TYPES, RunEvent
+from core.store.events import SUMMARY_ONLY_KEY, SUMMARY_TYPES, RunEvent
 
 if TYPE_CHECKING:
     from core.store.base import RunStore
-
-SUMMARY_ONLY_KEY = "summary_only"
-"""Key set to True in the data of a ``started`` event whose run keeps only summary events."""
 
 
 class Retention(BaseModel):

@@ -20,10 +20,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.errors import RunNotFound, StoreError
 from core.models import RunStatus
-from core.store.base import casefold, check_page, encode_data, group_batch, parse_status, utc_or_none
+from core.store.base import SqlDialect, casefold, check_page, encode_data, group_batch, run_filter
 from core.store.events import RunEvent, RunSummary, as_utc
 
 _RUN_COLUMNS = "run_id, question, status, settings_version, created_at, finished_at, n_events, sampled"
+_DIALECT = SqlDialect(placeholder="%s", find="strpos", created="created_at", instant=lambda at: at)
 
 
 class PostgresRunStore:
@@ -234,28 +235,13 @@ class PostgresRunStore:
         offset: int = 0,
     ) -> list[RunSummary]:
         check_page(limit, offset)
-        where: list[str] = []
-        args: list[Any] = []
-        if text:
-            where.append("strpos(question_fold, %s) > 0")
-            args.append(casefold(text))
-        if status is not None:
-            where.append("status = %s")
-            args.append(parse_status(status))
-        if (s := utc_or_none(since)) is not None:
-            where.append("created_at >= %s")
-            args.append(s)
-        if (u := utc_or_none(until)) is not None:
-            where.append("created_at < %s")
-            args.append(u)
-        if settings_version is not None:
-            where.append("settings_version = %s")
-            args.append(settings_version)
-        text_sql = f"SELECT {_RUN_COLUMNS} FROM {{runs}}"
-        if where:
-            text_sql += " WHERE " + " AND ".join(where)
-        text_sql += " ORDER BY created_at DESC, run_id DESC LIMIT %s OFFSET %s"
-        rows = await self._fetch(self._q(text_sql), (*args, limit, offset))
+        where, args = run_filter(
+            _DIALECT, text=text, status=status, since=since, until=until, settings_version=settings_version
+        )
+        page = " ORDER BY created_at DESC, run_id DESC LIMIT %s OFFSET %s"
+        rows = await self._fetch(
+            self._q(f"SELECT {_RUN_COLUMNS} FROM {{runs}}{where}{page}"), (*args, limit, offset)
+        )
         return [_summary(r) for r in rows]
 
     async def get_summary(self, run_id: str) -> RunSummary:

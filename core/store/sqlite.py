@@ -23,7 +23,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from core.errors import RunNotFound, StoreError
 from core.models import RunStatus
-from core.store.base import casefold, check_page, encode_data, group_batch, parse_status, utc_or_none
+from core.store.base import SqlDialect, casefold, check_page, encode_data, group_batch, run_filter
 from core.store.events import RunEvent, RunSummary, as_utc
 
 T = TypeVar("T")
@@ -64,6 +64,9 @@ def to_us(value: datetime) -> int:
 
 def from_us(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
+
+
+_DIALECT = SqlDialect(placeholder="?", find="instr", created="created_us", instant=to_us)
 
 
 class SQLiteRunStore:
@@ -255,27 +258,10 @@ class SQLiteRunStore:
         offset: int = 0,
     ) -> list[RunSummary]:
         check_page(limit, offset)
-        where: list[str] = []
-        args: list[Any] = []
-        if text:
-            where.append("instr(question_fold, ?) > 0")
-            args.append(casefold(text))
-        if status is not None:
-            where.append("status = ?")
-            args.append(parse_status(status))
-        if (s := utc_or_none(since)) is not None:
-            where.append("created_us >= ?")
-            args.append(to_us(s))
-        if (u := utc_or_none(until)) is not None:
-            where.append("created_us < ?")
-            args.append(to_us(u))
-        if settings_version is not None:
-            where.append("settings_version = ?")
-            args.append(settings_version)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_us DESC, run_id DESC LIMIT ? OFFSET ?"
+        where, args = run_filter(
+            _DIALECT, text=text, status=status, since=since, until=until, settings_version=settings_version
+        )
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs{where} ORDER BY created_us DESC, run_id DESC LIMIT ? OFFSET ?"
         rows = await self._run(lambda conn: conn.execute(sql, (*args, limit, offset)).fetchall())
         return [_summary(r) for r in rows]
 

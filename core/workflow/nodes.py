@@ -1,9 +1,10 @@
-"""The workflow's nodes, as closures over their dependencies.
+"""The workflow's nodes, as closures over their dependencies (``WorkflowDeps``).
 
-Nodes read the run's context (``core.runctx.current_run``) for the settings version in force, and
-record phase spans there. ``instrument`` wraps every node with what the live modes ask for:
-``copy`` state handling (an encode/decode round trip of the node's input and output with the
-selected codec), ``strict`` validation of the node's input and output, and node timings.
+Nodes read the run's context (``core.runctx.current_run``) for the settings version in force, record
+phase spans there, and pass it to the model calls (``run=``) so those record on it too.
+``instrument`` wraps every node with what the live modes ask for: ``copy`` state handling (an
+encode/decode round trip of the node's input and output with the selected codec), ``strict``
+validation of the node's input and output, and node timings.
 """
 
 from __future__ import annotations
@@ -16,36 +17,50 @@ from typing import Any, Protocol
 from core.codecs import get_codec
 from core.config import EngineSettings, LatencyProfile
 from core.errors import SourceError, SourceTimeout
+from core.llm.agents import AgentCall
+from core.llm.outputs import KeyTerms, RelevanceScores, Summary
 from core.runctx import RunContext, current_run
-from core.validation import Validator
+from core.sources.base import Source
 from core.workflow.state import ResearchState, SearchTask
+from core.workflow.validation import Validator
 
 Node = Callable[[Any], Awaitable[dict[str, Any]]]
 SNIPPET_CHARS = 600
 
 
-class SearchOutcomeLike(Protocol):
-    hits: list[Any]
-    emulated: bool
+class ModelCalls(Protocol):
+    """The three model calls the nodes make (``core.llm.Agents`` is the implementation)."""
 
+    async def key_terms(
+        self, question: str, *, latency: LatencyProfile | None = None, run: RunContext | None = None
+    ) -> AgentCall[KeyTerms]: ...
 
-class SearchableSource(Protocol):
-    name: str
+    async def score(
+        self,
+        question: str,
+        terms: list[str],
+        candidates: list[dict[str, Any]],
+        *,
+        latency: LatencyProfile | None = None,
+        run: RunContext | None = None,
+    ) -> AgentCall[RelevanceScores]: ...
 
-    @property
-    def version(self) -> str: ...
-
-    async def search(
-        self, query: str, k: int, *, profile: LatencyProfile | None = None
-    ) -> SearchOutcomeLike: ...
+    async def summarize(
+        self,
+        question: str,
+        findings: list[dict[str, Any]],
+        *,
+        latency: LatencyProfile | None = None,
+        run: RunContext | None = None,
+    ) -> AgentCall[Summary]: ...
 
 
 @dataclass
 class WorkflowDeps:
     """What the nodes need; built once by the engine and passed in."""
 
-    sources: Mapping[str, SearchableSource]
-    agents: Any  # core.llm.agents.Agents
+    sources: Mapping[str, Source]
+    agents: ModelCalls
     on_validation_error: Callable[[str, str], None]
     on_source_failure: Callable[[str], None]
 
@@ -108,7 +123,7 @@ def make_parse_query(deps: WorkflowDeps) -> Node:
         ctx = run_context()
         query = state["query"]
         wanted = list(query.get("domains") or deps.sources)
-        call = await deps.agents.key_terms(query["question"], latency=ctx.settings.model_latency)
+        call = await deps.agents.key_terms(query["question"], latency=ctx.settings.model_latency, run=ctx)
         return {
             "sources": wanted,
             "versions": {name: deps.sources[name].version for name in wanted},
@@ -213,6 +228,7 @@ def make_analyze(deps: WorkflowDeps) -> Node:
                 for c in candidates
             ],
             latency=ctx.settings.model_latency,
+            run=ctx,
         )
         scored = sorted(zip(call.output.scores, candidates, strict=True), key=lambda p: p[0], reverse=True)
         findings = [
@@ -243,7 +259,7 @@ def make_summary(deps: WorkflowDeps) -> Node:
                 "cited": [],
             }
         call = await deps.agents.summarize(
-            state["query"]["question"], findings, latency=ctx.settings.model_latency
+            state["query"]["question"], findings, latency=ctx.settings.model_latency, run=ctx
         )
         out = call.output
         return {"summary": out.text, "confidence": float(out.confidence), "cited": list(out.cited)}

@@ -2,7 +2,7 @@
 
 A TypedDict is measurably cheaper than a Pydantic state model (LangGraph rebuilds a Pydantic state
 before every node), and plain data round-trips through every codec. Validation happens at the
-boundaries (see ``core.validation``).
+boundaries (see ``core.workflow.validation``).
 """
 
 from __future__ import annotations

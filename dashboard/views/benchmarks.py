@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, services
+from dashboard import charts, present, services
 
 st.title("Benchmarks")
 st.caption(
@@ -46,4 +46,4 @@ if res:
         st.info("No cache in this configuration.")
 
 st.subheader("Published claims, for comparison")
-st.dataframe(services.PUBLISHED_CLAIMS, hide_index=True, key="bench_claims")
+st.dataframe(present.PUBLISHED_CLAIMS, hide_index=True, key="bench_claims")

@@ -11,10 +11,10 @@ import time
 import streamlit as st
 
 from core.errors import InvalidInput
-from dashboard import charts, services
+from dashboard import charts, jobs
 
 st.title("Experiments")
-if not services.experiments_available():
+if not jobs.experiments_available():
     st.warning(
         "The experiment runner (core.load.experiment) is not available in this build, so "
         "before/after experiments cannot run here.",
@@ -43,7 +43,7 @@ with st.form("experiment"):
     if st.form_submit_button("Run experiment", type="primary"):
         configs = [line.strip() for line in cfg_text.splitlines() if line.strip()]
         try:
-            st.session_state["experiment_id"] = services.start_experiment(
+            st.session_state["experiment_id"] = jobs.start_experiment(
                 configs,
                 users=int(users),
                 duration_s=float(duration),
@@ -61,8 +61,8 @@ with st.form("experiment"):
 
 @st.fragment(run_every=1)
 def progress(exp_id: str) -> None:
-    status = services.burst_view(exp_id)
-    rows = services.burst_timeline(exp_id)
+    status = jobs.burst_view(exp_id)
+    rows = jobs.burst_timeline(exp_id)
     with st.container(key="exp-tick"):
         st.markdown(
             f"Experiment `{exp_id}` · **{status['state']}** · {len(rows)} s run · "
@@ -72,7 +72,7 @@ def progress(exp_id: str) -> None:
         st.error(status["error"])
     if not status["finished"]:
         if st.button("Cancel experiment", key="x_cancel"):
-            services.cancel_burst(exp_id)
+            jobs.cancel_burst(exp_id)
         if rows:
             st.plotly_chart(
                 charts.timeline_lines(rows, ["throughput", "p95_ms"], "Live: throughput and p95 (ms)", ""),
@@ -89,7 +89,7 @@ exp_id = st.session_state.get("experiment_id")
 if exp_id and st.session_state.get("experiment_done") != exp_id:
     progress(exp_id)
 elif exp_id:
-    status = services.burst_view(exp_id)
+    status = jobs.burst_view(exp_id)
     summary = status.get("summary") or {}
     st.subheader(f"Results — baseline **{summary.get('baseline', '?')}**")
     if summary.get("emulated"):
@@ -98,11 +98,11 @@ elif exp_id:
             icon=":material/science:",
         )
     if summary.get("per_config"):
-        tables = services.experiment_rows(summary)
+        tables = jobs.experiment_rows(summary)
         st.dataframe(tables["summary"], hide_index=True, key="x_summary")
         st.markdown("**Ratios vs the baseline** (> 1 = better)")
         st.dataframe(tables["ratios"], hide_index=True, key="x_ratios")
-        figs = services.experiment_figures(exp_id, summary)
+        figs = jobs.experiment_figures(exp_id, summary)
         a, b = st.columns(2)
         for i, (name, fig) in enumerate(figs.items()):
             (a if i % 2 == 0 else b).plotly_chart(fig, key=f"x_fig_{name}")
@@ -117,13 +117,13 @@ elif exp_id:
             st.dataframe(tables["nodes"], hide_index=True)
             st.dataframe(tables["phases"], hide_index=True)
         cols = st.columns(3)
-        for col, (name, data, mime) in zip(cols, services.report_files(summary), strict=False):
+        for col, (name, data, mime) in zip(cols, jobs.report_files(summary), strict=False):
             col.download_button(f"Download {name}", data, file_name=name, mime=mime, key=f"x_dl_{name}")
     else:
         st.warning(f"The experiment ended ({status['state']}) without results.")
 
 st.subheader("Past experiments")
-past = services.past_bursts("experiment")
+past = jobs.past_bursts("experiment")
 if past:
     st.dataframe(past, hide_index=True, key="x_past")
     pick = st.selectbox("Open", ["–", *[p["id"] for p in past]], key="x_pick")

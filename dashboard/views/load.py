@@ -8,11 +8,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InvalidInput
-from dashboard import services
+from dashboard import jobs, services
 
 st.title("Load")
-if services.burst_manager() is None:
-    st.warning(services.LOAD_UNAVAILABLE, icon=":material/construction:")
+if jobs.burst_manager() is None:
+    st.warning(jobs.LOAD_UNAVAILABLE, icon=":material/construction:")
     st.stop()
 
 for field, message in st.session_state.pop("load_errors", {}).items():
@@ -44,7 +44,7 @@ with st.form("burst"):
             "preset": None if preset == "current settings" else preset,
         }
         try:
-            st.session_state["burst_id"] = services.start_burst(**spec)
+            st.session_state["burst_id"] = jobs.start_burst(**spec)
         except InvalidInput as exc:
             st.session_state["load_errors"] = {e["field"]: e["message"] for e in exc.errors}
         st.rerun()
@@ -52,8 +52,8 @@ with st.form("burst"):
 
 @st.fragment(run_every=1)
 def live(burst_id: str) -> None:
-    status = services.burst_view(burst_id)
-    rows = services.burst_timeline(burst_id)
+    status = jobs.burst_view(burst_id)
+    rows = jobs.burst_timeline(burst_id)
     with st.container(key="load-tick"):
         st.markdown(
             f"Burst `{burst_id}` · **{status['state']}** · {len(rows)} s of timeline · "
@@ -64,7 +64,7 @@ def live(burst_id: str) -> None:
     if status.get("error"):
         st.error(status["error"])
     if not status["finished"] and st.button("Cancel burst", key="b_cancel"):
-        services.cancel_burst(burst_id)
+        jobs.cancel_burst(burst_id)
     k = st.columns(5)
     last = rows[-1] if rows else {}
     k[0].metric("Throughput", f"{last.get('throughput', 0) or 0:.1f}/s")
@@ -72,7 +72,7 @@ def live(burst_id: str) -> None:
     k[2].metric("Errors", int(sum(r.get("errors", 0) or 0 for r in rows)))
     k[3].metric("Rejected", int(sum(r.get("rejected", 0) or 0 for r in rows)))
     k[4].metric("In flight", int(last.get("in_flight", 0) or 0))
-    fig = services.burst_figure(burst_id, rows, services.burst_marks(status))
+    fig = jobs.burst_figure(burst_id, rows, jobs.burst_marks(status))
     st.plotly_chart(fig, key="l_burst")
     if status["finished"] and status.get("summary"):
         st.markdown("**Summary**")
@@ -85,7 +85,7 @@ if burst_id:
     live(burst_id)
 
 st.subheader("Past bursts")
-past = services.past_bursts()
+past = jobs.past_bursts()
 if past:
     st.dataframe(past, hide_index=True, key="b_past")
     pick = st.selectbox("Open a past burst", ["–", *[p["id"] for p in past]], key="b_pick")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, services
+from dashboard import charts, present, services
 
 st.title("Metrics")
 c = st.columns([1, 1, 2])
@@ -60,14 +60,14 @@ def live() -> None:
     st.subheader("Where the time goes")
     a, b = st.columns(2)
     a.plotly_chart(
-        charts.phase_bars(services.phase_rows(snap), "Share of time by phase, per settings version"),
+        charts.phase_bars(present.phase_rows(snap), "Share of time by phase, per settings version"),
         key="m_phases",
     )
     b.plotly_chart(
-        charts.count_bars(services.node_time(snap), "Time in each node (recent window)", "s"),
+        charts.count_bars(present.node_time(snap), "Time in each node (recent window)", "s"),
         key="m_node_time",
     )
-    st.dataframe(services.node_latency_rows(snap), hide_index=True, key="m_node_table")
+    st.dataframe(present.node_latency_rows(snap), hide_index=True, key="m_node_table")
     a, b = st.columns(2)
     a.plotly_chart(charts.count_bars(snap.validation_errors, "Validation errors (model.field)"), key="m_val")
     b.plotly_chart(charts.count_bars(snap.source_failures, "Source failures"), key="m_src")

@@ -140,7 +140,7 @@ with st.form("emulation"):
                 0.01,
                 key=wkey(f"e_{field}_fail"),
             )
-            profiles[field] = services.latency_profile(on, med, sig, fail)
+            profiles[field] = present.latency_profile(on, med, sig, fail)
     if st.form_submit_button("Apply emulation"):
         cur_dump = cur.model_dump()
         apply(**{k: v for k, v in profiles.items() if cur_dump.get(k) != v})
@@ -165,7 +165,7 @@ else:
     m[2].metric("L1 entries", stats["l1"].get("size", 0))
     m[3].metric("L1 MiB", f"{stats['l1'].get('bytes', 0) / 2**20:.1f}")
     m[4].metric("L2 entries", "?" if stats["l2"].get("size") is None else stats["l2"]["size"])
-    st.dataframe(services.cache_rows(stats), hide_index=True, key="cache_stats")
+    st.dataframe(present.cache_rows(stats), hide_index=True, key="cache_stats")
     with st.form("purge"):
         scope = st.radio("Purge", ["all", "node", "question"], horizontal=True, key="purge_scope")
         node = st.selectbox("Node (for 'node')", services.cache_nodes(), key="purge_node")

@@ -53,19 +53,3 @@ def api_client(api_settings: Settings) -> Client:
                 yield client, app
 
     return open_client
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Any:
-    """A private redis-server (fails under CI=true when redis-server is missing)."""
-    from tests.support.redis_server import RedisServer, in_ci, redis_server_binary
-
-    if redis_server_binary() is None:
-        if in_ci():
-            pytest.fail("redis-server is not installed (required when CI=true)")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer.start(tmp_path / "redis")
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -20,7 +20,7 @@ from core.config import EngineSettings, Settings
 from core.factory import build_components
 from core.metrics import Metrics
 from tests.api.conftest import TOKEN
-from tests.support.redis_server import free_port
+from tests.support.ports import free_port
 
 MAX_EXAMPLES = 25
 

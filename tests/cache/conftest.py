@@ -1,9 +1,9 @@
-"""Fixtures: every cache level behind the L2 protocol, a private Redis, the shared Redis."""
+"""Fixtures: every cache level behind the L2 protocol, the shared Redis (the private one: tests/conftest)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,28 +12,9 @@ import redis
 from core.cache.memory import MemoryCache
 from core.cache.redis import RedisL2
 from core.cache.sqlite import SQLiteL2
-from tests.support.redis_server import RedisServer, in_ci, redis_server_binary
+from tests.support.env import unavailable
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _unavailable(reason: str) -> None:
-    """A missing server fails the test in CI and skips it elsewhere."""
-    if in_ci():
-        pytest.fail(f"{reason} (required when CI=true)")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private redis-server on a free port, stopped by PID afterwards."""
-    if redis_server_binary() is None:
-        _unavailable("redis-server is not installed")
-    server = RedisServer.start(tmp_path / "redis")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -43,7 +24,7 @@ def shared_redis_url() -> str:
     try:
         client.ping()
     except redis.RedisError:
-        _unavailable("shared Redis at 127.0.0.1:6379 is not reachable")
+        unavailable("shared Redis at 127.0.0.1:6379 is not reachable")
     finally:
         client.close()
     return SHARED_REDIS_URL

@@ -72,7 +72,7 @@ def make_tiered(request: pytest.FixtureRequest) -> Any:
 async def test_cached_nodes_replay_their_writes_with_the_same_result(make_tiered: Any) -> None:
     factory, levels = make_tiered
     runs: Counter[str] = Counter()
-    first_cache = LangGraphCache(factory(), levels_fn=lambda: levels)
+    first_cache = LangGraphCache(factory(), levels=levels)
     first = await build_graph(first_cache, runs).ainvoke({"question": "asyncio gather"})
     assert runs == Counter(parse=1, search=2, analyze=1)
 
@@ -80,7 +80,7 @@ async def test_cached_nodes_replay_their_writes_with_the_same_result(make_tiered
     ctx = RunContext(run_id="r2", settings=None, query_tag="q:test")
     token = current_run.set(ctx)
     try:
-        second = await build_graph(LangGraphCache(tiered, levels_fn=lambda: levels), runs).ainvoke(
+        second = await build_graph(LangGraphCache(tiered, levels=levels), runs).ainvoke(
             {"question": "asyncio gather"}
         )
     finally:
@@ -97,7 +97,7 @@ async def test_cached_nodes_replay_their_writes_with_the_same_result(make_tiered
 async def test_writes_reporting_failed_sources_are_not_cached(make_tiered: Any) -> None:
     factory, levels = make_tiered
     runs: Counter[str] = Counter()
-    cache = LangGraphCache(factory(), levels_fn=lambda: levels)
+    cache = LangGraphCache(factory(), levels=levels)
     graph = build_graph(cache, runs)
     await graph.ainvoke({"question": "broken query"})
     out = await graph.ainvoke({"question": "broken query"})
@@ -108,7 +108,7 @@ async def test_writes_reporting_failed_sources_are_not_cached(make_tiered: Any) 
 async def test_purge_by_query_tag_and_by_node() -> None:
     tiered = TieredCache(MemoryCache(100, 1 << 20), None, get_codec("msgpack"))
     runs: Counter[str] = Counter()
-    graph = build_graph(LangGraphCache(tiered, levels_fn=lambda: "l1"), runs)
+    graph = build_graph(LangGraphCache(tiered, levels="l1"), runs)
     token = current_run.set(RunContext(run_id="r1", settings=None, query_tag="q:one"))
     try:
         await graph.ainvoke({"question": "a b"})
@@ -127,7 +127,7 @@ async def test_purge_by_query_tag_and_by_node() -> None:
 async def test_cache_mode_off_bypasses_the_cache() -> None:
     tiered = TieredCache(MemoryCache(100, 1 << 20), None, get_codec("json"))
     runs: Counter[str] = Counter()
-    graph = build_graph(LangGraphCache(tiered, levels_fn=lambda: "off"), runs)
+    graph = build_graph(LangGraphCache(tiered, levels="off"), runs)
     await graph.ainvoke({"question": "x"})
     await graph.ainvoke({"question": "x"})
     assert runs["parse"] == 2 and tiered.l1.size() == 0
@@ -135,7 +135,7 @@ async def test_cache_mode_off_bypasses_the_cache() -> None:
 
 async def test_aclear_removes_node_entries(sqlite_l2: Any) -> None:
     tiered = TieredCache(MemoryCache(100, 1 << 20), sqlite_l2, get_codec("ormsgpack"))
-    cache = LangGraphCache(tiered, levels_fn=lambda: "l1+l2")
+    cache = LangGraphCache(tiered, levels="l1+l2")
     await build_graph(cache, Counter()).ainvoke({"question": "x"})
     assert await sqlite_l2.size() == 2
     await cache.aclear()
@@ -149,7 +149,7 @@ def test_sync_invoke_uses_the_cache_through_a_private_loop(tmp_path: Any) -> Non
     runs: Counter[str] = Counter()
     caches = [
         LangGraphCache(
-            TieredCache(MemoryCache(100, 1 << 20), l2, get_codec("orjson")), levels_fn=lambda: "l1+l2"
+            TieredCache(MemoryCache(100, 1 << 20), l2, get_codec("orjson")), levels="l1+l2"
         )
         for _ in range(2)
     ]

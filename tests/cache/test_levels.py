@@ -5,11 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from core.cache.base import L2Backend
-from tests.cache.helpers import eventually
+from tests.support.wait import await_until
 
 
-def test_level_satisfies_protocol(level: Any) -> None:
-    assert isinstance(level, L2Backend)
+async def test_level_satisfies_protocol(level: Any) -> None:
+    """Every ``L2Backend`` method, called as the tiered cache calls it, keeps its documented contract."""
+    assert isinstance(level, L2Backend) and isinstance(level.name, str) and level.name
+    assert await level.get("p:missing") is None
+    assert await level.set("p:1", b"one", 60, ("t",)) is None
+    got = await level.get("p:1")
+    assert type(got) is bytes and got == b"one"
+    await level.set("p:2", b"", None)  # empty bytes are a value, not an absence
+    assert await level.get("p:2") == b""
+    size = await level.size()
+    assert type(size) is int and size == 2
+    purged = await level.purge_tag("t")
+    assert type(purged) is int and purged == 1 and await level.get("p:1") is None
+    assert await level.purge_prefix("p:") == 1 and await level.get("p:2") is None
+    assert await level.delete(["p:2"]) == 0
+    await level.set("p:3", b"x", 60)
+    assert await level.clear() is None
+    assert await level.size() == 0
 
 
 async def test_get_missing_returns_none(level: Any) -> None:
@@ -31,7 +47,7 @@ async def test_entry_expires_after_ttl(level: Any) -> None:
     async def gone() -> bool:
         return await level.get("short") is None
 
-    await eventually(gone)
+    await await_until(gone, 5.0, "the entry to expire", 0.02)
     assert await level.get("long") == b"y"
     assert await level.size() == 1
 

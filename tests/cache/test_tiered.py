@@ -13,8 +13,8 @@ from core.cache.sqlite import SQLiteL2
 from core.cache.tiered import TieredCache
 from core.codecs import get_codec
 from core.errors import CodecError
-from tests.cache.helpers import eventually
 from tests.support.redis_server import RedisServer
+from tests.support.wait import await_until
 
 STATE = {"terms": ["asyncio"], "findings": [{"title": "Tâches", "score": 1.5, "spans": [[1, 2]]}]}
 
@@ -76,7 +76,7 @@ async def test_promoted_entry_leaves_l1_when_its_l2_lifetime_ends(sqlite_l2: SQL
     async def expired() -> bool:
         return (await reader.get("n", "k", levels="l1"))[1] is None
 
-    await eventually(expired)
+    await await_until(expired, 5.0, "the entry to expire", 0.02)
 
 
 async def test_purge_by_namespace_tag_and_all(l2: Any) -> None:
@@ -147,13 +147,13 @@ async def test_redis_outage_is_absorbed_and_l2_resumes_after_restart(redis_serve
         async def l2_hit() -> bool:
             return (await cache.get("result", "after", levels="l1+l2"))[1] == "l2"
 
-        await eventually(l2_hit, timeout_s=10)
+        await await_until(l2_hit, 10.0, "an L2 hit", 0.02)
     finally:
         await l2.close()
 
 
 async def test_redis_unreachable_from_the_start_is_a_miss(tmp_path: Path) -> None:
-    from tests.support.redis_server import free_port
+    from tests.support.ports import free_port
 
     l2 = RedisL2(f"redis://127.0.0.1:{free_port()}/0")
     cache = _tiered(l2)

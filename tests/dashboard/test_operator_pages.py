@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import services
+from dashboard import jobs, services
 from tests.dashboard.apphelpers import table, texts
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
@@ -113,11 +113,11 @@ def test_load_page_launches_a_burst_that_finishes(operator: AppTest) -> None:
     operator.number_input(key="b_duration").set_value(2)
     click(operator, "Launch burst")
     burst_id = operator.session_state["burst_id"]
-    status = services.burst_manager().wait(burst_id, timeout_s=90)
+    status = jobs.burst_manager().wait(burst_id, timeout_s=90)
     assert status["state"] == "finished", status
     operator.run()
     assert f"Burst `{burst_id}` · **finished**" in texts(operator)
-    assert services.burst_timeline(burst_id)
+    assert jobs.burst_timeline(burst_id)
     assert burst_id in list(table(operator, "id", "state")["id"])
 
 
@@ -137,7 +137,7 @@ def test_experiment_compares_configurations_and_offers_the_report(operator: AppT
     operator.number_input(key="x_pool").set_value(20)
     click(operator, "Run experiment")
     exp_id = operator.session_state["experiment_id"]
-    status = services.burst_manager().wait(exp_id, timeout_s=110)
+    status = jobs.burst_manager().wait(exp_id, timeout_s=110)
     assert status["state"] == "finished", status
     operator.run()  # the progress fragment sees the summary and reruns the page into the results
     operator.run()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.errors import InvalidInput
+from dashboard import services
 from tests.dashboard.apphelpers import texts
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
@@ -38,9 +41,21 @@ def test_too_short_question_shows_the_field_error(app: AppTest) -> None:
 
 def test_unknown_source_choice_is_impossible_and_one_source_limits_findings(app: AppTest) -> None:
     names = app.multiselect(key="sources").options
-    assert names, "the multiselect lists the engine's sources"
+    assert names and names == services.source_names(), "the multiselect lists exactly the engine's sources"
+    # impossible in the widget: a value outside the options is dropped before it reaches the engine ...
+    app.multiselect(key="sources").set_value(["wikipedia"])
+    ask(app, QUESTION, max_sources=3)
+    assert "wikipedia" not in app.multiselect(key="sources").value
+    assert not app.exception and "research_errors" not in app.session_state
+    assert set(app.session_state["last_result"].sources_used) <= set(names)
+    # ... and refused by the service, naming the field, should anything send one anyway
+    with pytest.raises(InvalidInput) as info:
+        services.ask(QUESTION, sources=["wikipedia"], max_sources=3)
+    assert [e["field"] for e in info.value.errors] == ["domains"]
     app.multiselect(key="sources").set_value([names[0]])
     ask(app, QUESTION, max_sources=3)
     result = app.session_state["last_result"]
-    assert {f.source for f in result.findings} <= {names[0]}
+    assert result.findings, "one source still answers the question"
+    assert {f.source for f in result.findings} == {names[0]}
+    assert len(result.findings) <= 3
     assert "Cache hits" in texts(app)

@@ -39,8 +39,7 @@ def durable_env(backend: str, tmp_path: Path, index_dir: Path, request: pytest.F
 @pytest.fixture
 async def open_engine(durable_env: Any) -> AsyncIterator[Any]:
     """``await open_engine(engine_settings)``: an engine on this loop, closed after the test."""
-    from core.engine import Engine
-    from core.factory import build_components
+    from core.factory import build_components, open_engine
     from core.metrics import Metrics
 
     settings, schema = durable_env
@@ -48,7 +47,7 @@ async def open_engine(durable_env: Any) -> AsyncIterator[Any]:
 
     async def make(es: EngineSettings | None = None) -> Any:
         build: Callable[[], Any] = lambda: build_components(settings, metrics=Metrics(), schema=schema)  # noqa: E731
-        engine = await Engine.open(build, es or EngineSettings())
+        engine = await open_engine(build, es or EngineSettings())
         engines.append(engine)
         return engine
 

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 from core.config import EngineSettings, LatencyProfile, Settings
-from core.engine import Engine
-from core.factory import build_components
+from core.factory import build_components, open_engine
 from core.metrics import Metrics
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
@@ -27,7 +26,7 @@ async def main(data_dir: str, index_dir: str, url: str, schema: str, run_id: str
     )
     # emulated model latency: each model call takes 700 ms, so the run is mid-flight for seconds
     es = EngineSettings(cache="off", model_latency=LatencyProfile(median_ms=700, sigma=0))
-    engine = await Engine.open(lambda: build_components(settings, metrics=Metrics(), schema=schema), es)
+    engine = await open_engine(lambda: build_components(settings, metrics=Metrics(), schema=schema), es)
     try:
         await engine.run(QUESTION, run_id=run_id)
     finally:

@@ -13,21 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from core import durable
+from core.durable import recovery
 from core.errors import RunNotFound
 from core.models import RunStatus
 from core.store import rebuild_result
 from tests.conftest import REPO
 from tests.durable.crash_child import QUESTION
-
-
-async def _until(predicate: Any, deadline_s: float, what: str) -> Any:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support.wait import await_until
 
 
 async def test_a_run_killed_mid_flight_is_resumed_without_repeating_finished_nodes(
@@ -60,7 +52,7 @@ async def test_a_run_killed_mid_flight_is_resumed_without_repeating_finished_nod
             tup = await watcher.c.checkpointer.aget_tuple({"configurable": {"thread_id": run_id}})
             return done and tup is not None and tup.metadata.get("step", -1) >= 1
 
-        await _until(parse_query_checkpointed, 120, "the child's parse_query checkpoint")
+        await await_until(parse_query_checkpointed, 120, "the child's parse_query checkpoint")
         assert child.returncode is None, "the child finished before it could be killed"
         child.send_signal(signal.SIGKILL)
         await asyncio.wait_for(child.wait(), 10)
@@ -70,13 +62,13 @@ async def test_a_run_killed_mid_flight_is_resumed_without_repeating_finished_nod
             await child.wait()
     assert (await watcher.c.store.get_summary(run_id)).status == RunStatus.RUNNING
 
-    fresh = await open_engine()  # a fresh engine: Engine.open starts recovery in the background
+    fresh = await open_engine()  # a fresh engine: open_engine starts recovery in the background
 
     async def finished() -> Any:
         summary = await fresh.c.store.get_summary(run_id)
         return summary if summary.status != RunStatus.RUNNING else None
 
-    summary = await _until(finished, 60, "the recovered run to finish")
+    summary = await await_until(finished, 60, "the recovered run to finish")
     assert summary.status == RunStatus.OK
     events = await fresh.c.store.events(run_id)
     starts = [e for e in events if e.type == "started"]
@@ -93,8 +85,8 @@ async def test_a_run_killed_mid_flight_is_resumed_without_repeating_finished_nod
 async def test_recovery_leaves_runs_of_live_owners_alone(dengine: Any) -> None:
     dengine.update_settings(cache="off")
     await dengine.run(QUESTION, run_id="live-1")
-    assert await dengine.recover() == []  # completed: nothing to claim
-    host = durable.socket.gethostname()
+    assert await durable.recover(dengine) == []  # completed: nothing to claim
+    host = recovery.socket.gethostname()
     since = datetime.now(UTC)  # a run started by this (older) process just now
     assert not durable.owner_is_dead(f"{host}:{os.getpid()}", since)
     assert not durable.owner_is_dead(f"another-host:{os.getpid()}", since)

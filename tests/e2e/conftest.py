@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from dashboard.auth import hash_password
 from tests.conftest import SHARED_INDEX
 from tests.e2e.helpers import PASSWORD, ROOT, shot
+from tests.support.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = [
@@ -24,12 +24,6 @@ BROWSER_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="package")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import re
-from collections.abc import Iterator
 
 import pydantic_ai
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from core.config import LatencyProfile
 from core.errors import ConfigError, ModelError
 from core.llm import Agents, KeyTerms, RelevanceScores, Summary
-from core.runctx import RunContext, current_run
+from core.runctx import RunContext
 
 GATHER_Q = "How does asyncio.gather run coroutines concurrently?"
 CANDIDATES = [
@@ -47,11 +46,9 @@ def agents() -> Agents:
 
 
 @pytest.fixture
-def run_ctx() -> Iterator[RunContext]:
-    ctx = RunContext(run_id="llm-test", settings=None)
-    token = current_run.set(ctx)
-    yield ctx
-    current_run.reset(token)
+def run_ctx() -> RunContext:
+    """The run a node passes to its agent calls (``run=``): agents read no context variable."""
+    return RunContext(run_id="llm-test", settings=None)
 
 
 def _findings(scores: list[float]) -> list[dict]:
@@ -103,7 +100,7 @@ async def test_empty_inputs_need_no_model_call(agents: Agents) -> None:
 
 
 async def test_run_context_gets_an_llm_span_and_tokens(agents: Agents, run_ctx: RunContext) -> None:
-    call = await agents.key_terms(GATHER_Q)
+    call = await agents.key_terms(GATHER_Q, run=run_ctx)
     ((phase, start, end),) = run_ctx.spans
     assert phase == "llm" and end - start == pytest.approx(call.seconds)
     assert run_ctx.tokens == {"input": call.input_tokens, "output": call.output_tokens}
@@ -111,7 +108,7 @@ async def test_run_context_gets_an_llm_span_and_tokens(agents: Agents, run_ctx: 
 
 
 async def test_emulated_latency_is_applied_and_reported(agents: Agents, run_ctx: RunContext) -> None:
-    call = await agents.key_terms(GATHER_Q, latency=TINY)
+    call = await agents.key_terms(GATHER_Q, latency=TINY, run=run_ctx)
     assert call.emulated_s > 0
     assert call.seconds >= call.emulated_s
     assert run_ctx.emulated is True
@@ -129,7 +126,10 @@ async def test_seeded_rng_makes_emulated_latency_reproducible() -> None:
 async def test_failure_rate_one_raises_model_error(agents: Agents, run_ctx: RunContext) -> None:
     with pytest.raises(ModelError, match="emulated provider failure"):
         await agents.summarize(
-            GATHER_Q, _findings([0.1, 0.9, 0.8]), latency=TINY.model_copy(update={"failure_rate": 1.0})
+            GATHER_Q,
+            _findings([0.1, 0.9, 0.8]),
+            latency=TINY.model_copy(update={"failure_rate": 1.0}),
+            run=run_ctx,
         )
     assert [s[0] for s in run_ctx.spans] == ["llm"]  # the failed call's time is still accounted
     assert run_ctx.emulated is True and run_ctx.tokens == {"input": 0, "output": 0}

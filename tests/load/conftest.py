@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from core.config import Settings
@@ -28,10 +26,3 @@ def manager(settings: Settings) -> BurstManager:
     return BurstManager(
         settings.data_dir, BurstCaps(max_users=50, max_duration_s=60, max_rate=200), process_settings=settings
     )
-
-
-@pytest.fixture
-def pool_file(tmp_path: Path) -> Path:
-    path = tmp_path / "questions.txt"
-    path.write_text("\n".join(QUESTIONS) + "\n", encoding="utf-8")
-    return path

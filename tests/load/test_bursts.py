@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -14,16 +13,7 @@ from core.errors import InvalidInput
 from core.load.bursts import BurstManager
 from core.load.spec import BurstSpec
 from tests.load.conftest import QUESTIONS
-
-
-def _wait_for(cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support.wait import wait_until
 
 
 def test_burst_runs_in_another_process_and_stores_everything(manager: BurstManager) -> None:
@@ -52,7 +42,7 @@ def test_cancel_stops_promptly_and_keeps_a_partial_summary(manager: BurstManager
     burst_id = manager.start(
         BurstSpec(users=5, duration_s=60, think_time_s=0.05, questions=QUESTIONS, mix="uniform")
     )
-    _wait_for(
+    wait_until(
         lambda: manager.timeline(burst_id) or manager.status(burst_id)["state"] == "failed",
         90,
         "the first timeline entry",

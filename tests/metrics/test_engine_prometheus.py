@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 
 from core.config import EngineSettings, Settings
-from core.engine import Engine
-from core.factory import build_components
+from core.factory import build_components, open_engine
 from core.metrics import Metrics
-from core.promclient import PromClient
+from core.metrics.promclient import PromClient
 from tests.metrics.conftest import NODES
-from tests.support.prometheus_server import wait_until
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 QUESTIONS = [
@@ -26,7 +25,7 @@ QUESTIONS = [
 async def test_promql_counts_match_the_engine_after_real_queries(
     settings: Settings, metrics: Metrics, prometheus: Any
 ) -> None:
-    engine = await Engine.open(
+    engine = await open_engine(
         lambda: build_components(settings, metrics=metrics, with_store=False), EngineSettings()
     )
     try:

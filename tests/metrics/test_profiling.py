@@ -9,7 +9,13 @@ import tracemalloc
 import pytest
 
 from core.metrics import Metrics
-from core.profiling import AllocationTracer, Profiler, per_workflow_memory
+from core.metrics.profiling import (
+    AllocationTracer,
+    Profiler,
+    format_phase_table,
+    per_workflow_memory,
+    phase_table,
+)
 
 
 def checksum(n: int) -> int:
@@ -76,3 +82,12 @@ def test_tracemalloc_top_sites_and_bytes_per_workflow() -> None:
     assert tracemalloc.is_tracing() == was_tracing
     rss = per_workflow_memory(metrics)
     assert rss.method == "rss-delta" and rss.current_bytes > 0
+
+
+def test_phase_table_rows_add_up_and_format() -> None:
+    m = Metrics()
+    m.observe_run("ok", 0.1, {"llm": 0.048, "sources": 0.022, "graph": 0.030}, [], 3)
+    rows = phase_table(m.snapshot())
+    assert sum(r.share for r in rows) == pytest.approx(1.0)
+    assert rows[0].label == "LLM calls" and rows[0].per_run_ms == pytest.approx(48.0)
+    assert format_phase_table(rows) == "LLM calls 48% · graph overhead 30% · sources 22%"

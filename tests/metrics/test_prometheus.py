@@ -1,116 +1,105 @@
-"""Against a real Prometheus scraping our /metrics every second (PromQL polled with a deadline)."""
+"""The Prometheus sink: every metric on /metrics; multiprocess mode (several processes record, any one
+serves the sum)."""
 
 from __future__ import annotations
 
-from functools import partial
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
-import pytest
+import httpx
+from prometheus_client import CollectorRegistry, multiprocess
+from prometheus_client.parser import text_string_to_metric_families
 
-from core.metrics import BUCKETS, Metrics
-from core.promclient import Counts, MetricsSource, PromClient, Timeseries
-from tests.metrics.conftest import NODES
-from tests.support.prometheus_server import PrometheusServer, wait_until
+from core.metrics import Metrics
+from tests.metrics.conftest import PHASES
 
-DEADLINE_S = 30  # Prometheus scrapes for the first time within a few seconds of starting
-PHASES = {"llm": 0.02, "sources": 0.01, "validation": 0.0, "serialization": 0.0, "cache": 0.0, "graph": 0.005}
-BOUNDS = [*BUCKETS, float("inf")]
+REPO = Path(__file__).resolve().parents[2]
+
+RECORD = """
+from core.metrics import Metrics
+m = Metrics(nodes=["parse_query"])
+assert m.multiprocess
+for _ in range(7):
+    m.observe_run("ok", 0.05, {"llm": 0.04, "graph": 0.01}, [("parse_query", 0.01)], 3)
+m.set_active(2)
+assert m.snapshot().runs["ok"] == 7  # the in-process view works in this mode too
+"""
+
+SERVE = """
+from prometheus_client import generate_latest
+from core.metrics import Metrics
+print(generate_latest(Metrics().registry).decode())
+"""
 
 
-def _last(points: list[tuple[float, float]]) -> float:
-    return points[-1][1]
-
-
-def _all_nodes(client: PromClient, q: float) -> Timeseries | None:
-    ts = client.node_latency(q, range_s=30)
-    return ts if ts.series.keys() >= set(NODES) else None
-
-
-def _scraped_at_zero(client: PromClient) -> None:
-    """Wait until Prometheus holds the zero-valued series, so rate() sees the coming increase."""
-    wait_until(
-        lambda: client.instant('researchops_runs_total{status="ok"}', None)[0], DEADLINE_S, "first scrape"
+def _python(code: str, mp_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], env=_env(mp_dir), cwd=REPO, capture_output=True, text=True, timeout=60
     )
 
 
-@pytest.mark.slow
-def test_prometheus_agrees_with_the_recorded_runs(metrics: Metrics, prometheus: PrometheusServer) -> None:
-    client = PromClient(prometheus.url, scrape_interval_s=1)
-    assert client.window == "20s" and client.status().ok
-    _scraped_at_zero(client)
-
-    rng = np.random.default_rng(11)
-    n = 240
-    wf = rng.uniform(0.03, 0.8, n)
-    node_s = {node: rng.lognormal(np.log(0.004 * (i + 1)), 0.7, n) for i, node in enumerate(NODES)}
-    statuses = ["error" if i % 8 == 0 else "ok" for i in range(n)]  # 30 errors
-    for i in range(n):
-        nodes = [(node, float(node_s[node][i])) for node in NODES]
-        metrics.observe_run(statuses[i], float(wf[i]), PHASES, nodes, 4)
-        metrics.cache_event("l1", NODES[i % 4], "hit" if i % 4 else "miss")  # 3/4 hits
-
-    # counts agree exactly
-    def counted() -> Counts | None:
-        counts = client.counts()
-        return counts if counts.runs.get("ok") == n - 30 else None
-
-    counts = wait_until(counted, DEADLINE_S, "runs_total")
-    assert counts.runs == {"ok": n - 30, "error": 30, "partial": 0}
-    per_node, _ = client.instant("sum by (node) (researchops_node_duration_seconds_count)", "node")
-    assert per_node == dict.fromkeys(NODES, float(n))
-
-    # quantiles over rate(...[20s]) agree with the recorded numbers within bucket resolution,
-    # and with the in-process estimate from the same buckets
-    snap = metrics.snapshot()
-    for q, attr in ((0.5, "p50_est"), (0.95, "p95_est"), (0.99, "p99_est")):
-        ts = wait_until(partial(_all_nodes, client, q), DEADLINE_S, f"node p{q}")
-        for node in NODES:
-            est = _last(ts.series[node])
-            ranked = np.sort(node_s[node])[int(np.ceil(q * n)) - 1]
-            k = int(np.searchsorted(BOUNDS, ranked, side="left"))
-            assert (BOUNDS[k - 1] if k else 0.0) <= est <= BOUNDS[k], (node, q, est, ranked)
-            assert est == pytest.approx(getattr(snap.nodes[node], attr), rel=1e-6)
-        wf_est = _last(client.workflow_latency(q, range_s=30).series["all"])
-        assert wf_est == pytest.approx(getattr(snap.workflow, attr), rel=1e-6)
-
-    hit = client.cache_hit_rate(range_s=30)
-    assert _last(hit.series["l1"]) == pytest.approx(0.75, rel=1e-6)
-    assert _last(client.error_rate(range_s=30).series["all"]) == pytest.approx(30 / n, rel=1e-6)
-    memory = client.memory(range_s=30)
-    assert memory.status.ok and all(_last(p) > 1e6 for p in memory.series.values())
-    assert _last(client.throughput(range_s=30).series["all"]) > 0
+def _env(mp_dir: Path) -> dict[str, str]:
+    # The variable must be set before prometheus_client is imported: the entry point's job.
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(mp_dir), "PYTHONPATH": str(REPO)}
 
 
-@pytest.mark.slow
-def test_source_falls_back_to_the_process_when_prometheus_dies(
-    metrics: Metrics, prometheus: PrometheusServer
-) -> None:
-    client = PromClient(prometheus.url, scrape_interval_s=1)
-    source = MetricsSource(metrics, client, recheck_s=60)
-    _scraped_at_zero(client)
-    for _ in range(5):
-        metrics.observe_run("ok", 0.05, PHASES, [("parse_query", 0.01)], 1)
-    assert source.throughput(range_s=30).source == "prometheus"
-    assert source.source_label == "prometheus" and source.status.ok
-
-    prometheus.kill()
-
-    status = client.status()
-    assert not status.ok
-    assert status.message == f"Prometheus at {prometheus.url}: connection refused"
-    ts = source.throughput(range_s=60)  # no exception: the in-process series instead
-    assert ts.source == "process" and source.source_label == "process"
-    assert ts.status == status and "\n" not in ts.status.message
-    counts = source.counts()
-    assert counts.source == "process" and counts.runs["ok"] == 5
-    # the per-second series holds the 5 runs once their second has closed
-    wait_until(lambda: sum(v for _, v in source.throughput(range_s=60).series["all"]) == 5, 5, "series")
-    reading = source.read(range_s=60)
-    assert reading.origin == "process" and reading.snapshot.runs["ok"] == 5
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
-def test_unconfigured_source_reads_the_process(metrics: Metrics) -> None:
-    source = MetricsSource(metrics, None)
-    metrics.observe_run("ok", 0.05, PHASES, [("parse_query", 0.01)], 1)
-    assert source.node_latency(0.95).source == "process"
-    assert source.source_label == "process" and "not configured" in source.status.message
+def test_one_process_serves_the_sum_of_all(tmp_path: Path) -> None:
+    writers = [
+        subprocess.Popen([sys.executable, "-c", RECORD], cwd=REPO, env=_env(tmp_path)) for _ in range(2)
+    ]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0]
+
+    served = _python(SERVE, tmp_path)
+    assert served.returncode == 0, served.stderr
+    samples = _samples(served.stdout)
+    assert samples[("researchops_runs_total", (("status", "ok"),))] == 14
+    assert samples[("researchops_node_duration_seconds_count", (("node", "parse_query"),))] == 14
+    assert samples[("researchops_workflows_active", ())] == 4  # livesum over both writers
+    assert samples[("researchops_settings_version", ())] == 3  # max
+    assert ("researchops_resident_memory_bytes", (("pid", str(writers[0].pid)),)) in samples
+    assert any(name == "process_resident_memory_bytes" for name, _ in samples)
+
+    # a dead worker's live gauges go once the supervisor says so
+    Metrics.mark_process_dead(writers[0].pid, path=str(tmp_path))
+    registry = CollectorRegistry()  # this test process is not in multiprocess mode: read the files
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+    assert registry.get_sample_value("researchops_workflows_active") == 2
+    assert registry.get_sample_value("researchops_runs_total", {"status": "ok"}) == 14
+
+
+def test_metrics_endpoint_exposes_every_metric(metrics: Metrics, metrics_port: int) -> None:
+    metrics.observe_run("ok", 0.05, PHASES, [("parse_query", 0.01)], 7)
+    metrics.validation_error("Finding", "relevance")
+    metrics.source_failure("stdlib")
+    metrics.tokens(120, 40)
+    metrics.set_active(3)
+    metrics.set_queue_depth(5)
+    metrics.rejected()
+    assert metrics.serve(0) == metrics_port  # idempotent
+    body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    for line in (
+        'researchops_runs_total{status="ok"} 1.0',
+        'researchops_validation_errors_total{field="relevance",model="Finding"} 1.0',
+        'researchops_source_failures_total{source="stdlib"} 1.0',
+        'researchops_model_tokens_total{kind="input"} 120.0',
+        "researchops_workflows_active 3.0",
+        "researchops_queue_depth 5.0",
+        "researchops_rejected_total 1.0",
+        "researchops_settings_version 7.0",
+        'researchops_phase_duration_seconds_count{phase="llm"} 1.0',
+        'researchops_cache_events_total{event="hit",level="l1",node="parse_query"} 0.0',
+        'researchops_workflow_duration_seconds_bucket{le="0.001",status="ok"} 0.0',
+        'researchops_workflow_duration_seconds_bucket{le="30.0",status="ok"} 1.0',
+    ):
+        assert line in body, line
+    assert "process_resident_memory_bytes " in body

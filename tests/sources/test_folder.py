@@ -55,7 +55,7 @@ async def test_every_file_type_is_indexed_and_found(folder: Path, tmp_path: Path
         "vacuum.pdf",
     }
     for kind, (query, expected) in QUERIES.items():
-        hits = await source.search(query, 3)
+        hits = (await source.search(query, 3)).hits
         assert any(expected in h.location for h in hits), (kind, [h.location for h in hits])
 
 
@@ -94,7 +94,7 @@ async def test_index_is_rebuilt_with_a_new_version_when_a_document_changes(
         fh.write("\nNOTES\n       The zebrafish pragma is undocumented.\n")
     second = open_folder_sync(folder, data)
     assert second.index.origin == "built" and second.version != first.version
-    hits = await second.search("zebrafish pragma", 1)
+    hits = (await second.search("zebrafish pragma", 1)).hits
     assert hits and hits[0].location == "sqlite3.txt#notes"
     assert not (data / "docs" / first.version).exists()  # superseded version removed
 

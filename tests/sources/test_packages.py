@@ -6,7 +6,8 @@ from core.sources.indexed import IndexedSource
 
 
 async def test_pydantic_validation_question_finds_pydantic_docs(packages_source: IndexedSource) -> None:
-    hits = await packages_source.search("validate data against a model and report validation errors", 5)
+    query = "validate data against a model and report validation errors"
+    hits = (await packages_source.search(query, 5)).hits
     assert hits
     assert sum(h.location.startswith(("pydantic", "pypi:pydantic")) for h in hits) >= 3, [
         h.location for h in hits
@@ -16,7 +17,7 @@ async def test_pydantic_validation_question_finds_pydantic_docs(packages_source:
 async def test_readmes_are_located_on_pypi(packages_source: IndexedSource) -> None:
     locations = {c.location.split("#", 1)[0] for c in packages_source.index.chunks}
     assert {"pypi:pydantic", "pypi:httpx", "pypi:redis"} <= locations
-    hits = await packages_source.search("retry with exponential backoff", 5)
+    hits = (await packages_source.search("retry with exponential backoff", 5)).hits
     assert any("tenacity" in h.location for h in hits)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.config import LatencyProfile
 from core.errors import SourceError, SourceTimeout
-from core.sources.base import Hit
+from core.sources.base import Hit, SearchOutcome
 from core.sources.resilient import ResilientSource
 
 HIT = Hit("d1", "asyncio.gather", "asyncio.tasks.gather", "Return a future aggregating results", 3.2)
@@ -26,7 +26,7 @@ class ScriptedSource:
     def __init__(self, failures: int = 0, how: str = "error") -> None:
         self.failures, self.how, self.calls = failures, how, 0
 
-    async def search(self, query: str, k: int) -> list[Hit]:
+    async def search(self, query: str, k: int, *, profile: LatencyProfile | None = None) -> SearchOutcome:
         self.calls += 1
         if self.calls <= self.failures:
             if self.how == "hang":
@@ -34,7 +34,7 @@ class ScriptedSource:
             if self.how == "bug":
                 raise KeyError("broken index")
             raise SourceError(self.name, f"transient failure {self.calls}")
-        return [HIT][:k]
+        return SearchOutcome(self.name, [HIT][:k])
 
 
 def _fast(inner: ScriptedSource, **kw: object) -> ResilientSource:

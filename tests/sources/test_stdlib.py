@@ -45,37 +45,38 @@ def test_no_skipped_modules_are_indexed(stdlib_source: IndexedSource) -> None:
 
 
 async def test_gzip_question_finds_gzip_compress(stdlib_source: IndexedSource) -> None:
-    hits = await stdlib_source.search("How can I compress bytes with gzip?", 3)
+    hits = (await stdlib_source.search("How can I compress bytes with gzip?", 3)).hits
     assert "gzip.compress" in _locations(hits)
 
 
 async def test_argument_parsing_question_finds_argparse(stdlib_source: IndexedSource) -> None:
-    hits = await stdlib_source.search("parse command line arguments and options", 5)
+    hits = (await stdlib_source.search("parse command line arguments and options", 5)).hits
     assert any(loc.startswith(("argparse", "getopt", "optparse")) for loc in _locations(hits))
 
 
 async def test_json_question_finds_json_dumps(stdlib_source: IndexedSource) -> None:
-    hits = await stdlib_source.search("serialize a Python object to a JSON formatted string", 3)
+    hits = (await stdlib_source.search("serialize a Python object to a JSON formatted string", 3)).hits
     assert any(loc.startswith("json.") for loc in _locations(hits))
 
 
 @pytest.mark.usefixtures("library_reference")
 async def test_concurrent_coroutines_question_finds_gather_or_taskgroup(stdlib_source: IndexedSource) -> None:
     """Docstrings alone never say gather runs things "concurrently"; the reference does."""
-    hits = await stdlib_source.search("How do I run coroutines concurrently and wait for all of them?", 3)
+    question = "How do I run coroutines concurrently and wait for all of them?"
+    hits = (await stdlib_source.search(question, 3)).hits
     assert any("gather" in loc or "TaskGroup" in loc for loc in _locations(hits)), _locations(hits)
 
 
 async def test_hits_are_best_first_and_plain_data(stdlib_source: IndexedSource) -> None:
-    hits = await stdlib_source.search("temporary directory that is removed automatically", 10)
+    hits = (await stdlib_source.search("temporary directory that is removed automatically", 10)).hits
     assert hits and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert set(hits[0].to_dict()) == {"doc_id", "title", "location", "text", "score"}
     assert len({h.doc_id for h in hits}) == len(hits)
 
 
 async def test_query_without_known_words_returns_nothing(stdlib_source: IndexedSource) -> None:
-    assert await stdlib_source.search("zzqx wvvy", 5) == []
-    assert await stdlib_source.search("the of and", 5) == []
+    assert (await stdlib_source.search("zzqx wvvy", 5)).hits == []
+    assert (await stdlib_source.search("the of and", 5)).hits == []
 
 
 @pytest.mark.usefixtures("library_reference")

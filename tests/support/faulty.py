@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from core.config import LatencyProfile
 from core.errors import SourceError
-from core.sources.base import Hit
+from core.sources.base import SearchOutcome
 
 
 class BrokenSource:
@@ -25,7 +26,7 @@ class BrokenSource:
     def doc_count(self) -> int:
         return 0
 
-    async def search(self, query: str, k: int) -> list[Hit]:
+    async def search(self, query: str, k: int, *, profile: LatencyProfile | None = None) -> SearchOutcome:
         self.calls += 1
         raise SourceError(self.name, "backend unavailable")
 
@@ -35,7 +36,7 @@ class HangingSource(BrokenSource):
 
     description = "never answers"
 
-    async def search(self, query: str, k: int) -> list[Hit]:
+    async def search(self, query: str, k: int, *, profile: LatencyProfile | None = None) -> SearchOutcome:
         self.calls += 1
         await asyncio.Event().wait()
-        return []
+        return SearchOutcome(self.name, [])

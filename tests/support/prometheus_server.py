@@ -12,32 +12,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
 
 import httpx
 import pytest
 
+from tests.support.ports import free_port
+
 PROMETHEUS_BIN = "/usr/bin/prometheus"
-T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.2) -> T:
-    """Poll ``probe`` until it returns something truthy (returned) or fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval_s)  # poll interval; the deadline bounds the wait
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last value: {last!r}")
 
 
 def require_prometheus() -> str:
@@ -49,12 +35,6 @@ def require_prometheus() -> str:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrometheusServer:

@@ -13,27 +13,22 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
+from tests.support.env import in_ci, unavailable
+from tests.support.ports import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["RedisServer", "free_port", "in_ci", "private_redis", "redis_server_binary"]
 
 
 def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @dataclass
@@ -134,3 +129,14 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+
+
+def private_redis(workdir: Path) -> Iterator[RedisServer]:
+    """Body of the ``redis_server`` fixture: a private server, stopped by PID afterwards."""
+    if redis_server_binary() is None:
+        unavailable("redis-server is not installed")
+    server = RedisServer.start(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""Worker processes for tests: a private Redis, then real ``python -m core.worker`` processes."""
+"""Worker processes for tests: a private Redis, then real ``python -m core.cli.worker`` processes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,33 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.redis_server import RedisServer, in_ci, redis_server_binary
+from tests.support.redis_server import RedisServer
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private redis-server (fails under CI=true when redis-server is missing)."""
-    if redis_server_binary() is None:
-        if in_ci():
-            pytest.fail("redis-server is not installed (required when CI=true)")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer.start(tmp_path / "redis")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -59,7 +35,7 @@ class WorkerProc:
                 raise RuntimeError(f"worker {self.worker_id} exited {self.proc.returncode}:\n{self.text()}")
             return ": ready (" in self.text()
 
-        wait_for(ready, timeout_s, f"worker {self.worker_id} to be ready")
+        wait_until(ready, timeout_s, f"worker {self.worker_id} to be ready")
 
     def signal(self, sig: int) -> None:
         if self.proc.poll() is None:
@@ -99,7 +75,7 @@ def start_worker(
             [
                 sys.executable,
                 "-m",
-                "core.worker",
+                "core.cli.worker",
                 "--concurrency",
                 str(concurrency),
                 "--worker-id",

@@ -29,7 +29,7 @@ def test_workers_scale_and_share_redis_and_postgres_with_the_api() -> None:
     assert worker["deploy"]["replicas"] >= 2
     for key in ("REDIS_URL", "DATABASE_URL"):
         assert worker["environment"][key] == api["environment"][key]
-    assert "core.worker" in worker["command"] and "--metrics-port" in worker["command"]
+    assert "core.cli.worker" in worker["command"] and "--metrics-port" in worker["command"]
     assert "core.api:app_factory" in api["command"]
     assert (REPO / "Dockerfile").is_file() and api["build"] == "."
 

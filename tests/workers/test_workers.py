@@ -9,9 +9,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from core.config import EngineSettings, LatencyProfile
+from core.queue import GROUP, QUEUE, WorkerPool
 from core.settings_sync import SettingsSync
-from core.worker import GROUP, QUEUE, WorkerPool
-from tests.workers.conftest import wait_for
+from tests.support.wait import await_until, wait_until
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them"
 
@@ -55,16 +55,6 @@ async def _has_two_pending(url: str) -> bool:
     return len(await _pending_owners(url)) == 2
 
 
-async def _until(coro_fn: Any, timeout_s: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        value = await coro_fn()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise TimeoutError("condition not met")
-
-
 async def test_runs_spread_over_workers_and_a_settings_change_reaches_all(
     redis_server: Any, start_worker: Any
 ) -> None:
@@ -94,7 +84,7 @@ async def test_a_worker_killed_mid_run_loses_no_run(redis_server: Any, start_wor
         w.wait_ready()
     async with WorkerPool(redis_server.url, timeout_s=120) as pool:
         job = asyncio.create_task(pool.run_job(f"{QUESTION} killed?"))
-        owner = await _until(lambda: _pending_owner(redis_server.url))
+        owner = await await_until(lambda: _pending_owner(redis_server.url))
         workers[owner].signal(signal.SIGKILL)
         done = await job
     survivor = ({"a", "b"} - {owner}).pop()
@@ -110,11 +100,11 @@ async def test_sigterm_finishes_in_flight_runs_then_exits(redis_server: Any, sta
     async with WorkerPool(redis_server.url, timeout_s=120) as pool:
         jobs = [asyncio.create_task(pool.run_job(f"{QUESTION} term {i}?")) for i in range(2)]
         # both delivered (a message not yet taken simply stays queued for other workers)
-        await _until(lambda: _has_two_pending(redis_server.url))
+        await await_until(lambda: _has_two_pending(redis_server.url))
         w.signal(signal.SIGTERM)
         done = await asyncio.gather(*jobs)
     assert [j.worker_id for j in done] == ["graceful", "graceful"]
-    assert wait_for(lambda: w.proc.poll() is not None, 60, "the worker to exit") and w.proc.returncode == 0
+    assert wait_until(lambda: w.proc.poll() is not None, 60, "the worker to exit") and w.proc.returncode == 0
     assert "stopped" in w.text()
     await sync.aclose()
 
@@ -127,9 +117,9 @@ async def test_sigterm_past_the_bound_hands_runs_back_to_another_worker(
     quitter.wait_ready()
     async with WorkerPool(redis_server.url, timeout_s=120) as pool:
         job = asyncio.create_task(pool.run_job(f"{QUESTION} handed back?"))
-        assert await _until(lambda: _pending_owner(redis_server.url)) == "quitter"
+        assert await await_until(lambda: _pending_owner(redis_server.url)) == "quitter"
         quitter.signal(signal.SIGTERM)
-        wait_for(lambda: quitter.proc.poll() is not None, 60, "the quitting worker to exit")
+        wait_until(lambda: quitter.proc.poll() is not None, 60, "the quitting worker to exit")
         assert quitter.proc.returncode == 0 and "handed 1 unfinished run(s) back" in quitter.text()
         # idle timeout 600 s: only the hand-back can explain the next worker taking the run
         taker = start_worker("taker", idle_timeout=600)

@@ -1,0 +1,195 @@
+"""The write API the engine calls: ``Metrics`` fans each observation out to its sinks; ``NullMetrics``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from core.metrics.names import CACHE_EVENTS
+from core.metrics.prometheus import PrometheusSink, mark_process_dead
+from core.metrics.snapshot import MetricsSnapshot, SeriesPoint, WindowSink
+
+
+class Sink(Protocol):
+    """Where observations go; each sink keeps its own representation of them."""
+
+    def observe_run(
+        self,
+        status: str,
+        seconds: float,
+        phases: Mapping[str, float],
+        nodes: Sequence[tuple[str, float]],
+        settings_version: int,
+    ) -> None: ...
+    def cache_event(self, level: str, node: str, event: str) -> None: ...
+    def validation_error(self, model: str, field: str) -> None: ...
+    def source_failure(self, source: str) -> None: ...
+    def tokens(self, input: int, output: int) -> None: ...
+    def set_active(self, n: int) -> None: ...
+    def set_queue_depth(self, n: int) -> None: ...
+    def set_settings_version(self, version: int) -> None: ...
+    def rejected(self) -> None: ...
+
+
+class Metrics:
+    """The metrics of one process: a ``PrometheusSink`` (``prometheus``, serving ``registry``) and
+    a ``WindowSink`` (``windows``, read by ``snapshot()``), written together by every method.
+
+    Use ``Metrics.for_process()`` in applications (one instance per process, survives Streamlit
+    reruns); construct directly in tests. ``nodes``/``sources``/``cache_levels`` pre-create their
+    labelled series at zero, so ``rate()`` sees the first increase.
+
+    >>> m = Metrics(nodes=["parse_query"])
+    >>> m.observe_run("ok", 0.02, {"llm": 0.015, "graph": 0.005}, [("parse_query", 0.004)], 1)
+    >>> m.snapshot().runs["ok"]
+    1
+    """
+
+    _process: ClassVar[Metrics | None] = None
+    _process_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    mark_process_dead = staticmethod(mark_process_dead)
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        nodes: Iterable[str] = (),
+        sources: Iterable[str] = (),
+        cache_levels: Iterable[str] = ("l1", "l2"),
+        window: int = 10_000,
+        series_seconds: int = 600,
+        throughput_window_s: int = 10,
+        multiprocess_dir: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.prometheus = PrometheusSink(
+            registry,
+            nodes=nodes,
+            sources=sources,
+            cache_levels=cache_levels,
+            multiprocess_dir=multiprocess_dir,
+        )
+        self.registry = self.prometheus.registry
+        self.multiprocess = self.prometheus.multiprocess
+        self.windows = WindowSink(
+            window=window,
+            series_seconds=series_seconds,
+            throughput_window_s=throughput_window_s,
+            multiprocess=self.multiprocess,
+            clock=clock,
+            on_rss=self.prometheus.set_rss,
+        )
+        self._sinks: tuple[Sink, ...] = (self.prometheus, self.windows)
+
+    @classmethod
+    def for_process(cls, **kwargs: Any) -> Metrics:
+        """The single intended process-wide instance, created on first call (later kwargs ignored).
+
+        Cached on the class, i.e. at module level, so a Streamlit rerun (which re-executes the page
+        script but not imported modules) never redefines the metrics.
+
+        >>> Metrics.for_process() is Metrics.for_process()
+        True
+        """
+        with cls._process_lock:
+            if cls._process is None:
+                cls._process = cls(**kwargs)
+            return cls._process
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
+        """Serve ``/metrics`` over HTTP (port 0 = any free port); returns the bound port.
+
+        Idempotent: a second call returns the port already serving.
+
+        >>> m = Metrics(); port = m.serve(0); m.serve(0) == port
+        True
+        >>> m.close()
+        """
+        return self.prometheus.serve(port, addr)
+
+    def close(self) -> None:
+        """Stop the ``/metrics`` server, if any."""
+        self.prometheus.close()
+
+    # -- hot path --------------------------------------------------------------------------------
+
+    def observe_run(
+        self,
+        status: str,
+        seconds: float,
+        phases: Mapping[str, float],
+        nodes: Sequence[tuple[str, float]],
+        settings_version: int,
+    ) -> None:
+        """Record one finished run: wall time, per-phase seconds, per-node durations.
+
+        >>> Metrics().observe_run("ok", 0.05, {"llm": 0.03, "graph": 0.02}, [("parse_query", 0.01)], 2)
+        """
+        for sink in self._sinks:
+            sink.observe_run(status, seconds, phases, nodes, settings_version)
+
+    def cache_event(self, level: str, node: str, event: str) -> None:
+        """Count a cache ``event`` (hit, miss, error, eviction) at ``level`` for ``node``."""
+        if event not in CACHE_EVENTS:
+            raise ValueError(f"cache event {event!r}: expected one of {sorted(CACHE_EVENTS)}")
+        for sink in self._sinks:
+            sink.cache_event(level, node, event)
+
+    def validation_error(self, model: str, field: str) -> None:
+        for sink in self._sinks:
+            sink.validation_error(model, field)
+
+    def source_failure(self, source: str) -> None:
+        for sink in self._sinks:
+            sink.source_failure(source)
+
+    def tokens(self, input: int, output: int) -> None:
+        for sink in self._sinks:
+            sink.tokens(input, output)
+
+    def set_active(self, n: int) -> None:
+        for sink in self._sinks:
+            sink.set_active(n)
+
+    def set_queue_depth(self, n: int) -> None:
+        for sink in self._sinks:
+            sink.set_queue_depth(n)
+
+    def set_settings_version(self, version: int) -> None:
+        """The EngineSettings version now in force (also set by every ``observe_run``)."""
+        for sink in self._sinks:
+            sink.set_settings_version(version)
+
+    def rejected(self) -> None:
+        for sink in self._sinks:
+            sink.rejected()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def series(self) -> list[SeriesPoint]:
+        """Per-second points (oldest first) up to the last whole second."""
+        return self.windows.series()
+
+    def snapshot(self, *, series: bool = True) -> MetricsSnapshot:
+        """Everything recorded so far; exact percentiles from the raw windows (numpy).
+
+        >>> Metrics().snapshot().workflow.count
+        0
+        """
+        return self.windows.snapshot(series=series)
+
+
+class NullMetrics:
+    """Metrics switched off: the same methods, doing nothing (to measure what metrics cost)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _noop
+
+
+def _noop(*args: Any, **kwargs: Any) -> None:
+    return None
