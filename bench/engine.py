@@ -1,6 +1,8 @@
 """Engine figures (issue: the research workflow engine).
 
-Prints: CPU ms per uncached query (offline model, no emulated latency); index build time (cold,
+Prints: CPU ms per uncached query (offline model, no emulated latency) with ``agents`` =
+``pydantic_ai`` and ``direct`` side by side, and whether their answers are identical; CPU µs per
+L1 result-cache hit (without and with the event store, ``summary`` policy); index build time (cold,
 into an empty dir) and load time (warm); throughput with 1 and 100 concurrent queries; and, with
 emulated latency ON (labelled), the end-to-end p50 against the emulated critical path.
 
@@ -56,6 +58,26 @@ async def throughput(
     return len(qs) / (time.perf_counter() - t0), lat
 
 
+def _ok(good: bool) -> str:
+    return "ok" if good else "MISSED"
+
+
+async def l1_hit_cpu(data_dir: Path, qs: list[str], *, store: bool, n: int = 5000) -> float:
+    """CPU µs per whole-result hit served by L1 (the load generator's call: ``engine.run(str)``)."""
+    s = bench_settings(data_dir, event_log="summary")
+    engine = await open_engine(s, EngineSettings().updated(cache="l1"), store=store)
+    for q in qs:
+        await engine.run(q)
+    for q in qs:  # warm: first hits
+        await engine.run(q)
+    cpu0 = time.process_time()
+    for i in range(n):
+        await engine.run(qs[i % len(qs)])
+    us = (time.process_time() - cpu0) / n * 1e6
+    await engine.aclose()
+    return us
+
+
 async def main(quick: bool) -> None:
     n = 60 if quick else 200
     with tempfile.TemporaryDirectory() as tmpd:
@@ -70,14 +92,44 @@ async def main(quick: bool) -> None:
         engine = await open_engine(bench_settings(tmp / "d2"), uncached)
         engine._bench_data_dir = tmp / "d2"  # type: ignore[attr-defined]
         qs = await questions(engine, 3 * n + 100)
-        await engine.run(qs[-1])  # warm-up: imports, first graph compile
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        modes = ("pydantic_ai", "direct")
+        cpus = dict.fromkeys(modes, 0.0)
+        walls = dict.fromkeys(modes, 0.0)
+        answers: dict[str, list[tuple[list[str], str, float]]] = {m: [] for m in modes}
+        for mode in modes:
+            engine.update_settings(agents=mode)
+            await engine.run(qs[-1])  # warm-up: imports, first graph compile
+        # interleaved, question by question: both modes see the same machine load
         for q in qs[:n]:
-            await engine.run(q)
-        cpu = (time.process_time() - cpu0) / n * 1000
-        wall = (time.perf_counter() - t0) / n * 1000
-        print(row("CPU per uncached query, offline model (ms)", f"{cpu:.1f}"))
-        print(row("wall per uncached query, sequential (ms)", f"{wall:.1f}"))
+            for mode in modes:
+                engine.update_settings(agents=mode)
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                r = await engine.run(q)
+                cpus[mode] += (time.process_time() - cpu0) / n * 1000
+                walls[mode] += (time.perf_counter() - t0) / n * 1000
+                answers[mode].append(([f.doc_id for f in r.findings], r.summary, r.confidence))
+        for mode in modes:
+            target, verdict = ("< 10 (goal 5)", _ok(cpus[mode] < 10)) if mode == "direct" else ("", "")
+            print(row(f"CPU per uncached query, agents={mode} (ms)", f"{cpus[mode]:.1f}", target, verdict))
+            print(row(f"  wall per uncached query, sequential, {mode} (ms)", f"{walls[mode]:.1f}"))
+        engine.update_settings(agents=EngineSettings().agents)
+        same = sum(a == b for a, b in zip(answers["direct"], answers["pydantic_ai"], strict=True))
+        print(
+            row("  framework tax: pydantic_ai / direct CPU", f"{cpus['pydantic_ai'] / cpus['direct']:.2f}x")
+        )
+        print(
+            row(
+                "  same answers, direct vs pydantic_ai (findings, summary)",
+                f"{same}/{n}",
+                "all",
+                "ok" if same == n else "DIFFERENT",
+            )
+        )
+        cpu = cpus[engine.settings.agents]
+        for store in (False, True):
+            hit_us = await l1_hit_cpu(tmp / f"hits-{store}", qs[:20], store=store)
+            label = "event store on (summary policy)" if store else "no event store"
+            print(row(f"CPU per L1 hit, {label} (µs)", f"{hit_us:.0f}", "< 50", _ok(hit_us < 50)))
         tp1, _ = await throughput(engine, qs[n : 2 * n], 1)
         tp100, lat = await throughput(engine, qs[2 * n : 3 * n], 100)
         print(row("throughput, 1 concurrent query (queries/s)", f"{tp1:.1f}"))
@@ -98,7 +150,7 @@ async def main(quick: bool) -> None:
             source_latency=LatencyProfile(median_ms=SOURCE_MS, sigma=0),
             max_concurrent=1000,
         )
-        engine.update_settings(**emulated.modes())
+        engine.update_settings(**emulated.modes())  # agents: the default (direct)
         critical = (3 * MODEL_MS + SOURCE_MS) / 1000
         print(row("EMULATED: critical path 3x300 ms model + 100 ms source (ms)", f"{critical * 1000:.0f}"))
         for conc in (1, 10, 40, 100):

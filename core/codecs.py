@@ -17,14 +17,24 @@ tuples come back as lists. A value a codec cannot represent raises ``CodecError`
 
 ``LangGraphSerde(codec)`` adapts a codec to LangGraph's ``SerializerProtocol`` so checkpointers and
 caches use the selected codec; values the codec cannot represent (LangGraph's own objects such as
-``Send`` in a node's writes, datetimes, models) fall back to LangGraph's ``JsonPlusSerializer`` under
-its own type tag, so a round trip is always exact for them.
+``Send`` in a node's writes, datetimes) fall back to LangGraph's ``JsonPlusSerializer`` under its own
+type tag, so a round trip is always exact for them.
+
+Reading is where the danger is: JsonPlus's msgpack ext hook imports and calls whatever module and
+name the bytes spell, so a value planted in a shared store (Redis L2, PostgreSQL checkpoints) could
+run code. ``LangGraphSerde`` therefore reads JsonPlus's tags with its own ext hook
+(``safe_ext_hook``): it builds only the types on ``SAFE_EXT_TYPES`` (``Send`` and a few stdlib
+values, each rebuilt by code written here, never by a name from the data) and refuses every other
+extension with ``CodecError``; the legacy ``json`` tag is read as plain JSON (no reviver).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import pickle
+from collections import deque
+from collections.abc import Callable
 from typing import Any, Final, Protocol, runtime_checkable
 
 import msgpack
@@ -34,7 +44,15 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from core.errors import CodecError
 
-__all__ = ["CODEC_NAMES", "Codec", "CodecError", "LangGraphSerde", "get_codec"]
+__all__ = [
+    "CODEC_NAMES",
+    "SAFE_EXT_TYPES",
+    "Codec",
+    "CodecError",
+    "LangGraphSerde",
+    "get_codec",
+    "safe_ext_hook",
+]
 
 
 @runtime_checkable
@@ -192,6 +210,100 @@ def get_codec(name: str) -> Codec:
         raise CodecError(f"unknown codec {name!r}; one of {list(CODEC_NAMES)}") from None
 
 
+# ---- reading JsonPlus's msgpack extensions without importing anything the data names -------------
+# JsonPlus ext codes (langgraph.checkpoint.serde.jsonplus): 0 = ctor(arg), 1 = ctor(*args),
+# 2 = ctor(**kwargs), 3 = cls.method(arg). The payload is (module, name, args[, method]).
+_EXT_ONE, _EXT_POS, _EXT_KW, _EXT_METHOD = 0, 1, 2, 3
+
+
+def _send(args: Any) -> Any:
+    from langgraph.types import Send
+
+    node, arg, *rest = args
+    if not isinstance(node, str):
+        raise TypeError("Send node must be a str")
+    return Send(node, arg) if not rest or rest[0] is None else Send(node, arg, timeout=rest[0])
+
+
+def _timedelta(args: Any) -> dt.timedelta:
+    days, seconds, micros = args
+    return dt.timedelta(days=int(days), seconds=int(seconds), microseconds=int(micros))
+
+
+def _timezone(args: Any) -> dt.timezone:
+    offset, *name = args
+    td = offset if isinstance(offset, dt.timedelta) else dt.timedelta(seconds=float(offset))
+    return dt.timezone(td, *[str(n) for n in name])
+
+
+def _fromiso(cls: type[Any]) -> Callable[[Any], Any]:
+    def build(arg: Any) -> Any:
+        if not isinstance(arg, str):
+            raise TypeError(f"{cls.__name__}.fromisoformat needs a str")
+        return cls.fromisoformat(arg)
+
+    return build
+
+
+def _container(cls: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def build(arg: Any) -> Any:
+        if not isinstance(arg, list | tuple):
+            raise TypeError("a container needs a list")
+        return cls(arg)
+
+    return build
+
+
+SAFE_EXT_TYPES: Final[dict[tuple[int, str, str], Callable[[Any], Any]]] = {
+    # exactly what our state and LangGraph's node cache/checkpoints carry: Send packets (the
+    # fan-out edge), and the stdlib values LangGraph puts in checkpoint metadata
+    (_EXT_POS, "langgraph.types", "Send"): _send,
+    (_EXT_ONE, "builtins", "set"): _container(set),
+    (_EXT_ONE, "builtins", "frozenset"): _container(frozenset),
+    (_EXT_ONE, "collections", "deque"): _container(deque),
+    (_EXT_METHOD, "datetime", "datetime"): _fromiso(dt.datetime),
+    (_EXT_POS, "datetime", "date"): lambda a: dt.date(*(int(x) for x in a)),
+    (_EXT_POS, "datetime", "timedelta"): _timedelta,
+    (_EXT_POS, "datetime", "timezone"): _timezone,
+}
+"""(ext code, module, name) -> a builder written here. Anything else in the data is refused."""
+
+
+def safe_ext_hook(code: int, data: bytes) -> Any:
+    """ormsgpack ``ext_hook`` for JsonPlus data that builds only ``SAFE_EXT_TYPES``.
+
+    >>> import ormsgpack
+    >>> bad = ormsgpack.Ext(0, ormsgpack.packb(["os", "system", "true"]))
+    >>> ormsgpack.unpackb(ormsgpack.packb(bad), ext_hook=safe_ext_hook)
+    Traceback (most recent call last):
+    ...
+    core.errors.CodecError: refusing to build 'os.system' (msgpack extension 0): not an allowed type
+    """
+    try:
+        tup = ormsgpack.unpackb(data, ext_hook=safe_ext_hook, option=ormsgpack.OPT_NON_STR_KEYS)
+    except ormsgpack.MsgpackDecodeError as e:
+        raise CodecError(f"bad msgpack extension payload: {e}") from e
+    if not isinstance(tup, list | tuple) or len(tup) < 3:
+        raise CodecError(f"msgpack extension {code} has no (module, name, args) payload")
+    module, name, args = tup[0], tup[1], tup[2]
+    if code == _EXT_METHOD and not (len(tup) == 4 and tup[3] == "fromisoformat"):
+        raise CodecError(f"refusing to call a method of {module}.{name} (msgpack extension {code})")
+    build = SAFE_EXT_TYPES.get((code, str(module), str(name)))
+    if build is None:
+        raise CodecError(
+            f"refusing to build '{module}.{name}' (msgpack extension {code}): not an allowed type"
+        )
+    try:
+        return build(args)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise CodecError(f"bad {module}.{name} value in msgpack extension: {e}") from e
+
+
+def _safe_jsonplus() -> JsonPlusSerializer:
+    # The writer is JsonPlus's own (exact for Send etc.); the reader is our hook.
+    return JsonPlusSerializer(pickle_fallback=False, __unpack_ext_hook__=safe_ext_hook)
+
+
 _TAG_PREFIX: Final = "ro."
 # Tags JsonPlusSerializer writes itself; kept as they are so old checkpoints still load.
 _JSONPLUS_TAGS: Final = frozenset({"null", "bytes", "bytearray", "json", "msgpack", "pickle"})
@@ -216,7 +328,7 @@ class LangGraphSerde:
         self.codec = codec
         self.tag = _TAG_PREFIX + codec.name
         self.allow_pickle = (not codec.safe) if allow_pickle is None else allow_pickle
-        self.fallback = fallback or JsonPlusSerializer(pickle_fallback=False)
+        self.fallback = fallback or _safe_jsonplus()
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         if obj is not None and not isinstance(obj, bytes | bytearray):
@@ -236,9 +348,15 @@ class LangGraphSerde:
             if not codec.safe and not self.allow_pickle:
                 raise CodecError(f"refusing to decode {type_!r} data: {codec.name} is not a safe codec")
             return codec.decode(payload)
+        if type_ == "json":  # legacy JsonPlus JSON: plain data only, no reviver
+            return get_codec("json").decode(payload)
+        if type_ == "pickle" and not self.allow_pickle:
+            raise CodecError("refusing to decode 'pickle' data from this store")
         if type_ in _JSONPLUS_TAGS:
             try:
                 return self.fallback.loads_typed((type_, payload))
+            except CodecError:
+                raise
             except Exception as e:
                 raise CodecError(f"cannot decode {type_!r} data: {e}") from e
         raise CodecError(f"unknown serialized type tag {type_!r}")

@@ -7,10 +7,12 @@ change produces a new version, which workflows pick up at their next start.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import InvalidInput
@@ -21,10 +23,27 @@ ValidationMode = Literal["strict", "boundary", "trusted"]
 ExecutionMode = Literal["parallel", "sequential"]
 StateHandling = Literal["reference", "copy"]
 PresetName = Literal["naive", "optimized"]
+AgentsMode = Literal["pydantic_ai", "direct"]
 
 
 def _env(name: str) -> Any:
     return AliasChoices(name, f"RESEARCHOPS_{name}")
+
+
+SECRET_PREFIX = "RESEARCHOPS_SECRET_"
+_SECRET_REF = re.compile(r"\$\{(" + SECRET_PREFIX + r"[0-9A-F]{16})\}")
+
+
+def resolve_secrets(text: str) -> str:
+    """Replace ``${RESEARCHOPS_SECRET_<id>}`` references (how job files carry a password, see
+    ``core.load.jobfiles``) by their value from the environment; unknown references stay.
+
+    >>> resolve_secrets("redis://127.0.0.1:6379/0")
+    'redis://127.0.0.1:6379/0'
+    """
+    if "${" + SECRET_PREFIX not in text:
+        return text
+    return _SECRET_REF.sub(lambda m: os.environ.get(m.group(1), m.group(0)), text)
 
 
 class Settings(BaseSettings):
@@ -40,6 +59,9 @@ class Settings(BaseSettings):
     """The user's own documents (.md .txt .rst .html .pdf); default: the bundled sample folder."""
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
     """L2 cache (and worker queue) on Redis; unset = embedded SQLite L2."""
+    async_runs: Literal["engine", "workers"] = "engine"
+    """Where ``POST /research?async=true`` runs: the API's own engine, or the worker pool through the
+    queue (``workers``; needs ``REDIS_URL`` and running ``researchops worker`` processes)."""
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     """Run store and checkpoints on PostgreSQL; unset = embedded SQLite."""
     prometheus_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_URL"))
@@ -70,6 +92,11 @@ class Settings(BaseSettings):
     """LangGraph checkpoints per superstep (SQLite file, or PostgreSQL with ``DATABASE_URL``): runs
     can be resumed after a crash, replayed and forked. A process setting: the checkpointer is a
     connection opened at start-up, and durability is not an optimization mode to toggle live."""
+
+    @field_validator("redis_url", "database_url")
+    @classmethod
+    def _secrets(cls, value: str | None) -> str | None:
+        return None if value is None else resolve_secrets(value)
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -108,10 +135,17 @@ class EngineSettings(BaseModel):
     """Validate large source documents' fields on first access instead of eagerly."""
     execution: ExecutionMode = "parallel"
     state_handling: StateHandling = "reference"
+    agents: AgentsMode = "direct"
+    """How the offline model is called: ``pydantic_ai`` (its agents, the framework's cost included) or
+    ``direct`` (its functions straight: same prompts, outputs and answers). Any other model always
+    runs through Pydantic AI; an explicit ``direct`` for one is refused."""
     max_concurrent: int = Field(64, ge=1, le=100_000)
     """Workflows running at once; more wait in the queue."""
-    queue_limit: int = Field(10_000, ge=0, le=1_000_000)
-    """Workflows allowed to wait; beyond this a run is refused with Overloaded."""
+    queue_limit: int | None = Field(None, ge=0, le=1_000_000)
+    """Workflows allowed to wait; beyond this a run is refused with Overloaded. None (default) =
+    4 x ``max_concurrent``, so overload is refused by default instead of queued for minutes."""
+    queue_deadline_s: float | None = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
+    """Longest a run waits for a slot before it is refused with Overloaded (None = no deadline)."""
     result_ttl_s: int = Field(3600, ge=1)
     node_ttl_s: int = Field(3600, ge=1)
     model_latency: LatencyProfile | None = None
@@ -167,6 +201,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lazy_validation": False,
         "execution": "sequential",
         "state_handling": "copy",
+        "agents": "pydantic_ai",
         # the prototype answers one request at a time: no two model calls ever overlap
         "max_concurrent": 1,
     },
@@ -177,6 +212,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lazy_validation": True,
         "execution": "parallel",
         "state_handling": "reference",
+        "agents": "direct",
         "max_concurrent": 64,
     },
 }

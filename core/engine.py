@@ -12,6 +12,7 @@ methods on that loop (API, workers, load runner). Sync code (Streamlit, the CLI)
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -19,18 +20,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from core.admission import Admission
-from core.cache.keys import query_tag, result_key
+from core.cache.keys import query_tag
+from core.cache.results import ResultCache
 from core.components import Components, Continuation, process_owner
 from core.config import EngineSettings
-from core.errors import Overloaded, ResearchOpsError, RunNotFound
+from core.errors import InvalidInput, Overloaded, ResearchOpsError, RunNotFound
 from core.models import ResearchQuery, ResearchResult, RunRecord, RunStatus, new_id, parse_query, utcnow
 from core.runctx import RunContext, current_run
 from core.store.events import EventBuilder
+from core.store.lease import LeaseKeeper
+from core.store.runlog import log_answer, log_progress
 from core.workflow.graph import build_graph
 from core.workflow.nodes import WorkflowDeps
-from core.workflow.result import result_from_cache, result_from_state
+from core.workflow.result import result_for_follower, result_from_cache, result_from_state
 
-RESULT_NS = "result"
 MAX_RECORDS = 2_000
 DURABILITY = "async"
 """LangGraph durability: a superstep's checkpoint is written while the next step runs (each
@@ -40,19 +43,31 @@ GraphKey = tuple[str, str, int]
 
 
 class Engine:
-    """Admission control, result cache, graph runs and run records around the workflow."""
+    """Admission control, result cache, graph runs and run records around the workflow.
+
+    Concurrent misses of one result key share one graph run and one slot (``ResultCache.flight``);
+    the per-node cache does the same for node keys. Runs with ``cache="off"`` never coalesce."""
 
     def __init__(self, components: Components, settings: EngineSettings | None = None) -> None:
         self.c = components
         self._settings = settings or EngineSettings()
         self._settings_lock = threading.Lock()
         self.settings_log: list[tuple[float, EngineSettings]] = [(time.time(), self._settings)]
-        self.admission = Admission(self._settings.max_concurrent, self._settings.queue_limit)
+        self.admission = Admission(
+            self._settings.max_concurrent,
+            self._settings.queue_limit,
+            queue_deadline_s=self._settings.queue_deadline_s,  # H15: queue deadline
+        )
         self.records: OrderedDict[str, RunRecord] = OrderedDict()
         self._waiters: dict[str, asyncio.Future[RunRecord]] = {}
         self._graphs: dict[GraphKey, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.results = (
+            ResultCache(components.cache, components.sources, components.agents.model_identity)
+            if components.cache is not None
+            else None
+        )
         self.deps = WorkflowDeps(
             sources=components.sources,
             agents=components.agents,
@@ -98,6 +113,16 @@ class Engine:
 
     def update_settings(self, **changes: Any) -> EngineSettings:
         """Apply a change (``preset=`` or mode fields); runs that start afterwards use it."""
+        if changes.get("agents") == "direct" and not self.c.agents.direct_capable:
+            raise InvalidInput(
+                [
+                    {
+                        "field": "agents",
+                        "message": f"'direct' calls the offline model's functions; model "
+                        f"{self.c.agents.model_name!r} runs through 'pydantic_ai' only",
+                    }
+                ]
+            )
         with self._settings_lock:
             new = self._settings.updated(**changes)
             self._apply(new)
@@ -116,10 +141,17 @@ class Engine:
         self.settings_log.append((time.time(), new))
         del self.settings_log[:-200]
         self.c.metrics.set_settings_version(new.version)
+        # H15: queue deadline passed along with the limits
+        configure = functools.partial(
+            self.admission.configure,
+            new.max_concurrent,
+            new.queue_limit,
+            queue_deadline_s=new.queue_deadline_s,
+        )
         if self.loop is not None and self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.admission.configure, new.max_concurrent, new.queue_limit)
+            self.loop.call_soon_threadsafe(configure)
         else:
-            self.admission.configure(new.max_concurrent, new.queue_limit)
+            configure()
 
     # ---- running ---------------------------------------------------------------------------
     def parse_query(self, query: ResearchQuery | dict[str, Any] | str) -> ResearchQuery:
@@ -210,14 +242,60 @@ class Engine:
         record = RunRecord(run_id=run_id, query=query, settings_version=settings.version)
         self._remember(record)
         try:
-            # A result-cache hit needs no workflow slot: answering it before admission keeps hits
-            # (0.1 ms) from queueing behind uncached runs (~1 s with model latency) under load.
-            if continuation is None and settings.cache != "off" and self.c.cache is not None:
+            if continuation is None and settings.cache != "off" and self.results is not None:
+                # A result-cache hit needs no workflow slot: answering it before admission keeps hits
+                # (0.1 ms) from queueing behind uncached runs (~1 s with model latency) under load.
                 record.started_at = utcnow()
-                hit = await self._cached(query, run_id, settings)
-                if hit is not None:
-                    record.result, record.status = hit, hit.status
-                    return record
+                key = self.results.key(query)
+                result = await self._cached(query, run_id, settings, key)
+                if result is None:
+                    # Singleflight: concurrent misses of one key share the first one's run (and
+                    # its slot); the others get a copy under their own run id, or its error.
+                    t0, led = time.perf_counter(), []
+
+                    def lead() -> Awaitable[ResearchResult]:
+                        led.append(True)
+                        return self._admitted(query, run_id, settings, None, record)
+
+                    try:
+                        result, shared = await self.results.flight.do(key, lead)
+                    except Exception as exc:
+                        if not led and not isinstance(exc, Overloaded):  # a follower of a failed run
+                            metrics.observe_run("error", time.perf_counter() - t0, {}, (), settings.version)
+                        raise
+                    if shared:
+                        result = self._follow(result, query, run_id, settings, t0)
+            else:
+                result = await self._admitted(query, run_id, settings, continuation, record)
+            record.result, record.status = result, result.status
+        except asyncio.CancelledError:
+            record.status, record.error = RunStatus.ERROR, "cancelled"
+            raise
+        except Overloaded as exc:
+            record.status, record.error = RunStatus.REJECTED, str(exc)
+            metrics.rejected()
+            if raise_errors:
+                raise
+        except Exception as exc:  # recorded, never lost; a non-ResearchOps error is a bug
+            record.status = RunStatus.ERROR
+            record.error = str(exc) if isinstance(exc, ResearchOpsError) else f"{type(exc).__name__}: {exc}"
+            if raise_errors:
+                raise
+        finally:
+            self._finish(record)
+        return record
+
+    async def _admitted(
+        self,
+        query: ResearchQuery,
+        run_id: str,
+        settings: EngineSettings,
+        continuation: Continuation | None,
+        record: RunRecord,
+    ) -> ResearchResult:
+        """Take a workflow slot (raises Overloaded) and run the graph in it."""
+        metrics = self.c.metrics
+        try:
             async with self.admission.slot():
                 metrics.set_active(self.admission.active)
                 metrics.set_queue_depth(self.admission.waiting)
@@ -226,20 +304,11 @@ class Engine:
                 try:
                     profiler = self.c.profiler
                     if profiler is not None and profiler.active:  # on demand only: one attribute read
-                        record.result = await profiler.run(
+                        return await profiler.run(
                             lambda: self._execute(query, run_id, settings, continuation)
                         )
-                    else:
-                        record.result = await self._execute(query, run_id, settings, continuation)
-                    record.status = record.result.status
-                except asyncio.CancelledError:
-                    record.status, record.error = RunStatus.ERROR, "cancelled"
-                    raise
-                except Exception as exc:  # recorded, never lost; a non-ResearchOps error is a bug
-                    record.status = RunStatus.ERROR
-                    record.error = (
-                        str(exc) if isinstance(exc, ResearchOpsError) else f"{type(exc).__name__}: {exc}"
-                    )
+                    return await self._execute(query, run_id, settings, continuation)
+                except Exception:
                     metrics.observe_run(
                         status="error",
                         seconds=time.perf_counter() - started,
@@ -247,19 +316,26 @@ class Engine:
                         nodes=[],
                         settings_version=settings.version,
                     )
-                    if raise_errors:
-                        raise
+                    raise
                 finally:
                     metrics.set_active(self.admission.active - 1)
-        except Overloaded as exc:
-            record.status, record.error = RunStatus.REJECTED, str(exc)
-            metrics.rejected()
-            if raise_errors:
-                raise
-        finally:
+        finally:  # admitted, refused or cancelled while queued: the queue changed (hits never queue)
             metrics.set_queue_depth(self.admission.waiting)
-            self._finish(record)
-        return record
+
+    def _follow(
+        self, leader: ResearchResult, query: ResearchQuery, run_id: str, settings: EngineSettings, t0: float
+    ) -> ResearchResult:
+        """A follower's answer: the leader's, under this run's id and timing (``coalesced``)."""
+        wall = time.perf_counter() - t0
+        result = result_for_follower(leader, query, run_id, settings_version=settings.version, wall_s=wall)
+        metrics = self.c.metrics
+        metrics.coalesced("result")
+        # counted as a run (its wait is its latency); its phases and nodes were the leader's
+        metrics.observe_run(
+            status=result.status.value, seconds=wall, phases={}, nodes=[], settings_version=settings.version
+        )
+        log_answer(self.c.events, query, run_id, settings, result)
+        return result
 
     def graph(self, settings: EngineSettings) -> Any:
         """The compiled graph for ``settings``, built once per ``GraphKey`` (everything it is built
@@ -273,7 +349,7 @@ class Engine:
                 execution=settings.execution,
                 model=self.c.agents.model_identity,
                 ttl_s=settings.node_ttl_s,
-                cache=self.c.graph_cache.with_levels(levels)
+                cache=self.c.graph_cache.with_levels(levels, on_coalesced=self._node_coalesced)
                 if self.c.graph_cache and levels != "off"
                 else None,
                 checkpointer=self.c.checkpointer,
@@ -288,22 +364,28 @@ class Engine:
         settings: EngineSettings,
         continuation: Continuation | None = None,
     ) -> ResearchResult:
-        names = list(query.domains or self.c.sources)
-        versions = [(n, self.c.sources[n].version) for n in names]
         model = self.c.agents.model_identity
         ctx = RunContext(run_id=run_id, settings=settings, query_tag=query_tag(query.question))
+        # H15 run lease (core.store.lease): one owner per run, taken before the first node (raises
+        # RunOwned when another execution has or had it), renewed while it runs, released below
+        lease = LeaseKeeper(self.c.store, run_id, process_owner(), on_degraded=self.c.metrics.degraded)
+        await lease.take(fresh=continuation is None)
         token = current_run.set(ctx)
         cont = continuation
         log = EventBuilder(run_id, cont.start_seq if cont else 0) if self.c.events is not None else None
         if log is not None and not (cont and cont.start_seq):  # a claimed run's log has its start
             started = log.started(query, settings.version, settings.modes())
-            data = {**started.data, "owner": process_owner(), **(cont.started if cont else {})}
+            data = {
+                **started.data,
+                "owner": process_owner(),
+                "attempt": lease.attempt,  # H15: each execution's attempt number
+                **(cont.started if cont else {}),
+            }
             self.c.events.put([started.model_copy(update={"data": data})])  # type: ignore[union-attr]
         result: ResearchResult | None = None
         logged = 0  # ctx.events already handed to the writer
         try:
-            cache_on = settings.cache != "off" and self.c.cache is not None
-            key = result_key(query.question, query.max_sources, versions, model) if cache_on else ""
+            results = self.results if settings.cache != "off" else None
             graph = self.graph(settings)
             state: dict[str, Any] = {}
             graph_input: dict[str, Any] | None = {"query": query.model_dump(mode="json")}
@@ -322,19 +404,17 @@ class Engine:
                 state = chunk  # the last chunk is the final state (as ainvoke returns it)
                 # hand each superstep's events over as it ends: a crashed run keeps its timeline
                 if log is not None and len(ctx.events) > logged:
-                    logged = self._log_events(log, ctx, None, logged)
+                    logged = log_progress(self.c.events, log, ctx, None, logged)  # type: ignore[arg-type]
             if cont is not None and not state:  # resumed a thread that had already finished
                 state = dict((await graph.aget_state(kwargs["config"])).values)
             result = result_from_state(
                 query, state, ctx, settings_version=settings.version, model=model, end=time.perf_counter()
             )
-            if cache_on and result.status == RunStatus.OK and (cont is None or cont.cacheable):
-                assert self.c.cache is not None  # cache_on says so
+            if results is not None and result.status == RunStatus.OK and (cont is None or cont.cacheable):
                 with ctx.span("cache"):
-                    await self.c.cache.set(
-                        RESULT_NS,
-                        key,
-                        result.model_dump(mode="json"),
+                    await results.put(
+                        results.key(query),
+                        result,
                         ttl_s=settings.result_ttl_s,
                         levels=settings.cache,
                         tags=(ctx.query_tag,),
@@ -350,63 +430,39 @@ class Engine:
             raise
         finally:
             current_run.reset(token)
+            if self.c.graph_cache is not None:
+                self.c.graph_cache.release(run_id)  # node keys this run claimed but never wrote
             if log is not None:
-                self._log_events(log, ctx, result, logged, final=True)
+                log_progress(self.c.events, log, ctx, result, logged, final=True)  # type: ignore[arg-type]
+            # H15: a cancelled execution (shutdown, hand-back) leaves the run free to take
+            task = asyncio.current_task()
+            await lease.release(finished=not (task is not None and task.cancelling()))
 
     async def _cached(
-        self, query: ResearchQuery, run_id: str, settings: EngineSettings
+        self, query: ResearchQuery, run_id: str, settings: EngineSettings, key: str
     ) -> ResearchResult | None:
-        """The whole result from the cache (L1, then L2), or None on a miss."""
-        names = list(query.domains or self.c.sources)
-        versions = [(n, self.c.sources[n].version) for n in names]
-        key = result_key(query.question, query.max_sources, versions, self.c.agents.model_identity)
-        ctx = RunContext(run_id=run_id, settings=settings, query_tag=query_tag(query.question))
-        token = current_run.set(ctx)
-        try:
-            with ctx.span("cache"):
-                cached, level = await self.c.cache.get(RESULT_NS, key, levels=settings.cache)  # type: ignore[union-attr]
-            if cached is None:
-                return None
-            with ctx.span("validation"):
-                valid = ResearchResult.model_validate(cached)
-            result = result_from_cache(
-                valid, query, ctx, settings_version=settings.version, level=level, end=time.perf_counter()
-            )
-        finally:
-            current_run.reset(token)
-        self._observe(ctx, result)
-        if self.c.events is not None:
-            log = EventBuilder(run_id)
-            started = log.started(query, settings.version, settings.modes())
-            self.c.events.put(
-                [
-                    started.model_copy(update={"data": {**started.data, "owner": process_owner()}}),
-                    log.completed(result),
-                ]
-            )
+        """The whole result from the cache (L1, then L2) as this run's answer, or None on a miss."""
+        ctx = RunContext(run_id=run_id, settings=settings)
+        start = time.perf_counter()
+        cached, level = await self.results.get(key, settings.cache, ctx)  # type: ignore[union-attr]
+        if cached is None:
+            return None
+        ctx.add_span("cache", start, time.perf_counter())
+        result = result_from_cache(
+            cached, query, ctx, settings_version=settings.version, level=level, end=time.perf_counter()
+        )
+        self.c.metrics.observe_run(
+            status=result.status.value,
+            seconds=result.processing_time_s,
+            phases={p: s for p, s in result.phases.items() if s},  # a hit has 2 of 6: skip the zeros
+            nodes=(),
+            settings_version=result.settings_version,
+        )
+        log_answer(self.c.events, query, run_id, settings, result)
         return result
 
-    def _log_events(
-        self,
-        log: EventBuilder,
-        ctx: RunContext,
-        result: ResearchResult | None,
-        start: int,
-        *,
-        final: bool = False,
-    ) -> int:
-        """Queue ``ctx.events[start:]`` (and, when ``final``, cache hits and the outcome); returns
-        how many of ``ctx.events`` are now queued."""
-        end = len(ctx.events)
-        # RunContext keeps event kinds as plain str (it imports nothing); they are EventType names
-        events = [log.emit(kind, **data) for kind, data in ctx.events[start:end]]  # type: ignore[arg-type]
-        if final:
-            for node in sorted(ctx.cache_hits):
-                events.append(log.emit("node_finished", node=node, duration_s=0.0, cache_hit=True))
-            if result is not None:
-                events.append(log.completed(result))
-        self.c.events.put(events)  # type: ignore[union-attr]
-        return end
+    def _node_coalesced(self) -> None:
+        self.c.metrics.coalesced("node")
 
     def _observe(self, ctx: RunContext, result: ResearchResult) -> None:
         self.c.metrics.observe_run(

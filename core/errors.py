@@ -13,6 +13,8 @@ still catch it sensibly::
     ├── CodecError(ResearchOpsError, ValueError)        a value could not be encoded or decoded
     ├── CacheBackendError(ResearchOpsError, ConnectionError)  an L2 backend failed (always absorbed)
     ├── StoreError(ResearchOpsError, RuntimeError)      the run store failed
+    ├── Unavailable(ResearchOpsError, ConnectionError)  a shared backend is down, no fallback (503)
+    ├── RunOwned(ResearchOpsError, RuntimeError)        another live process holds the run's lease
     └── ConfigError(ResearchOpsError, ValueError)       settings are inconsistent
 """
 
@@ -83,6 +85,24 @@ class CacheBackendError(ResearchOpsError, ConnectionError):
 
 class StoreError(ResearchOpsError, RuntimeError):
     """The run store failed."""
+
+
+class Unavailable(ResearchOpsError, ConnectionError):
+    """A shared backend (Redis, PostgreSQL) is down and this call has no fallback (HTTP 503 +
+    ``Retry-After``), e.g. an async submission that needs the queue, or a settings change."""
+
+    def __init__(self, component: str, message: str, retry_after: float = 1.0) -> None:
+        self.component, self.retry_after = component, retry_after
+        super().__init__(message)
+
+
+class RunOwned(ResearchOpsError, RuntimeError):
+    """The run is executing (or has finished) under another owner's lease: it is not run twice."""
+
+    def __init__(self, run_id: str, owner: str, *, finished: bool = False) -> None:
+        self.run_id, self.owner, self.finished = run_id, owner, finished
+        state = "finished" if finished else "is running"
+        super().__init__(f"run {run_id!r} {state} under {owner!r}; not executed again")
 
 
 class ConfigError(ResearchOpsError, ValueError):

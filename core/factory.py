@@ -42,9 +42,11 @@ async def build_components(
     metrics: Metrics | None = None,
     with_store: bool = True,
     schema: str = "public",
+    role: str | None = None,
 ) -> Components:
     """Open sources (building indexes off the loop when needed), agents, cache tiers, store and
-    checkpointer. ``schema``: the PostgreSQL schema of the run store and checkpoints."""
+    checkpointer. ``schema``: the PostgreSQL schema of the run store and checkpoints; ``role``:
+    what this process is on the all-process Metrics view (``dashboard``, ``burst``...)."""
     say = progress or (lambda _m: None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     say("opening sources (the first start builds the search indexes; later starts load them)")
@@ -54,7 +56,9 @@ async def build_components(
         + ", ".join(f"{n} ({getattr(s, 'doc_count', '?')} chunks)" for n, s in sources.items())
     )
     agents = Agents(settings.model, base_url=settings.model_base_url)
-    metrics = metrics or Metrics.for_process(nodes=NODES, sources=list(sources))
+    metrics = metrics or Metrics.for_process(
+        nodes=NODES, sources=list(sources), metrics_dir=settings.data_dir / "metrics", role=role
+    )
     l2 = RedisL2(settings.redis_url) if settings.redis_url else SQLiteL2(settings.data_dir / "cache.sqlite")
     tiered = TieredCache(
         MemoryCache(settings.l1_max_entries, settings.l1_max_bytes),
@@ -62,6 +66,7 @@ async def build_components(
         get_codec(L2_CODEC),
         on_event=metrics.cache_event,
     )
+    tiered.on_degraded = metrics.degraded  # every process counts its degraded L2 calls
     components = Components(
         sources=sources,
         agents=agents,
@@ -78,7 +83,9 @@ async def build_components(
             store
         )
         writer = EventWriter(
-            store, EventPolicy(mode=settings.event_log, sample_rate=settings.event_sample_rate)
+            store,
+            EventPolicy(mode=settings.event_log, sample_rate=settings.event_sample_rate),
+            on_degraded=metrics.degraded,
         )
         writer.start()
         components.store, components.events = store, writer

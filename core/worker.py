@@ -22,14 +22,16 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from redis.asyncio import Redis
 from taskiq.acks import AcknowledgeType
 from taskiq.exceptions import NoResultError
 from taskiq.receiver import Receiver
 
 from core.config import EngineSettings, Settings
-from core.errors import ConfigError, InvalidInput, ResearchOpsError
+from core.durable.recovery import await_run  # H15: the lease-conflict clause
+from core.errors import ConfigError, InvalidInput, ResearchOpsError, RunOwned
 from core.models import ResearchResult
-from core.queue import QUEUE, TASK_NAME, failure_reply, make_broker, ok_reply
+from core.queue import QUEUE, TASK_NAME, failure_reply, make_broker, ok_reply, push_reply
 from core.settings_sync import SettingsSync
 
 log = logging.getLogger(__name__)
@@ -42,23 +44,36 @@ class WorkerRuntime:
         self.engine, self.sync, self.worker_id = engine, sync, worker_id
         self.running: set[asyncio.Task[ResearchResult]] = set()
         self.handing_back = False
+        self.replies: Redis | None = None
+        """Where replies are pushed (set once the broker's connection pool exists)."""
 
-    async def research(self, query: dict[str, Any], run_id: str) -> dict[str, Any]:
-        """The task body: run one query on this worker's engine under the newest settings."""
+    async def research(
+        self, query: dict[str, Any], run_id: str, reply_to: str | None = None
+    ) -> dict[str, Any]:
+        """The task body: run one query on this worker's engine under the newest settings; the reply
+        is returned (taskiq's result backend) and, when the client named a stream, pushed there."""
         await self.sync.refresh(self.engine)  # one GET: a missed pub/sub message cannot leave us behind
         run = asyncio.create_task(self.engine.run(query, run_id=run_id))
         self.running.add(run)
         try:
             result = await run
+            reply = ok_reply(run_id, self.worker_id, result)
         except asyncio.CancelledError:
             if self.handing_back:  # requeued for another worker: save no result, ack nothing new
                 raise NoResultError from None
             raise
+        except RunOwned:  # H15: a redelivered run another execution owns: answer with its outcome
+            try:
+                reply = ok_reply(run_id, self.worker_id, await await_run(self.engine, query, run_id))
+            except ResearchOpsError as exc:
+                reply = failure_reply(run_id, self.worker_id, exc)
         except ResearchOpsError as exc:
-            return failure_reply(run_id, self.worker_id, exc)
+            reply = failure_reply(run_id, self.worker_id, exc)
         finally:
             self.running.discard(run)
-        return ok_reply(run_id, self.worker_id, result)
+        if reply_to is not None and self.replies is not None:
+            await push_reply(self.replies, reply_to, reply)
+        return reply
 
 
 def default_worker_id() -> str:
@@ -89,7 +104,7 @@ async def serve_worker(
     stop = stop or asyncio.Event()
     sync = SettingsSync.from_url(settings.redis_url)
     shared = await sync.seed(engine_settings or EngineSettings())
-    engine = await open_engine(build or (lambda: build_components(settings)), shared)
+    engine = await open_engine(build or (lambda: build_components(settings, role="worker")), shared)
     if metrics_port is not None:
         port = await asyncio.to_thread(engine.c.metrics.serve, metrics_port, "0.0.0.0")
         log.info("worker %s: metrics on port %d", worker_id, port)
@@ -98,12 +113,13 @@ async def serve_worker(
         settings.redis_url, queue=queue, consumer_name=worker_id, idle_timeout_s=idle_timeout_s
     )
 
-    async def research(query: dict[str, Any], run_id: str) -> dict[str, Any]:
-        return await runtime.research(query, run_id)
+    async def research(query: dict[str, Any], run_id: str, reply_to: str | None = None) -> dict[str, Any]:
+        return await runtime.research(query, run_id, reply_to)
 
     broker.register_task(research, task_name=TASK_NAME)
     broker.is_worker_process = True
     await broker.startup()
+    runtime.replies = Redis(connection_pool=broker.connection_pool)
     sync.start(engine)
     heartbeat = asyncio.create_task(broker.heartbeat(), name="worker-heartbeat")
     log.info(
@@ -152,4 +168,6 @@ def run_worker(settings: Settings, concurrency: int, **kwargs: Any) -> None:
             loop.add_signal_handler(sig, stop.set)
         await serve_worker(settings, concurrency, stop=stop, **kwargs)
 
-    asyncio.run(main())
+    import uvloop  # a cheaper event loop: every message costs less CPU
+
+    uvloop.run(main())

@@ -42,9 +42,12 @@ def pages_for(role: auth.Role) -> dict[str, list[st.Page]]:
     return nav
 
 
-st.set_page_config(page_title="ResearchOps", page_icon=":material/travel_explore:", layout="wide")
+# A local file: a Material or emoji icon makes the browser fetch the favicon from a CDN.
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.png"
+st.set_page_config(page_title="ResearchOps", page_icon=str(FAVICON), layout="wide")
 cfg = auth.config(services.settings().operator_password_hash)
-role = auth.role(cfg)
+store = services.auth_store()
+role = auth.role(cfg, store)
 st.session_state["current_role"] = role
-auth.sidebar(cfg, role)
+auth.sidebar(cfg, role, store)
 st.navigation(pages_for(role)).run()

@@ -1,13 +1,15 @@
-"""Start the dashboard: ``streamlit run dashboard/app.py`` with the project's config, in a subprocess.
+"""Start the dashboard: ``streamlit run dashboard/app.py`` with the project's config.
 
 .venv/bin/python -m dashboard.launch --port 8501
+
+The launcher *becomes* the Streamlit server (``os.execve``): one process, so SIGTERM or Ctrl-C to
+what ``make app`` started stops the server itself, and nothing is left holding the port.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,22 +39,15 @@ def command(port: int) -> list[str]:
 
 
 def main(port: int | None = None) -> int:
-    """Run the dashboard until interrupted; prints its URL. Returns the server's exit status."""
+    """Print the URLs, then replace this process with the Streamlit server (returns only on error)."""
     port = port or DEFAULT_PORT
     env = {"RESEARCHOPS_METRICS_PORT": DEFAULT_METRICS_PORT, **os.environ}
     print(f"ResearchOps dashboard: http://localhost:{port}  (Ctrl-C to stop)", flush=True)
     print(f"  its metrics: http://127.0.0.1:{env['RESEARCHOPS_METRICS_PORT']}/metrics", flush=True)
-    # cwd = the repo so .streamlit/config.toml and .streamlit/secrets.toml are found
-    proc = subprocess.Popen(command(port), cwd=ROOT, env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            return proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return 130
+    os.chdir(ROOT)  # so .streamlit/config.toml and .streamlit/secrets.toml are found
+    cmd = command(port)
+    os.execve(cmd[0], cmd, env)
+    return 1  # not reached: execve either replaces the process or raises
 
 
 if __name__ == "__main__":

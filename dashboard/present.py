@@ -1,4 +1,4 @@
-"""Pure text/table shaping for the pages (no Streamlit, no engine): citations, rows, labels."""
+"""Pure text/table shaping for the pages (no Streamlit, no engine): rows, labels, messages."""
 
 from __future__ import annotations
 
@@ -8,33 +8,60 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-_CITE = re.compile(r"\[(\d+)\]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}<>#|~$])")
+from core.models import MAX_SOURCES_MAX, MAX_SOURCES_MIN, QUESTION_MAX, QUESTION_MIN
 
 
-def finding_anchor(n: int) -> str:
-    """The HTML anchor of finding ``n`` (1-based)."""
-    return f"finding-{n}"
+def field_errors(errors: Iterable[dict[str, Any]], *, question: str = "") -> dict[str, str]:
+    """InvalidInput items as ``{field: message}`` for the form, saying the limit in the user's terms.
 
-
-def escape_md(text: str) -> str:
-    """Escape Markdown so source text (docstrings, ``__dunder__`` names) shows literally."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def linked_summary(summary: str, n_findings: int) -> str:
-    """The summary as Markdown with each valid ``[n]`` linking to its finding's anchor.
-
-    >>> "](#finding-1)" in linked_summary("Use gather [1].", 1)
-    True
+    >>> field_errors([{"field": "question", "message": "String should have at most 500 characters"}],
+    ...              question="x" * 812)["question"]
+    'The question is 812 characters long; the limit is 500 characters. Shorten it and run again.'
     """
-    text = escape_md(summary)
+    out = {}
+    for e in errors:
+        field, message = str(e["field"]), str(e["message"])
+        n = len(question.strip())
+        if field == "question" and n > QUESTION_MAX:
+            message = (
+                f"The question is {n:,} characters long; the limit is {QUESTION_MAX} characters. "
+                "Shorten it and run again."
+            )
+        elif field == "question" and n < QUESTION_MIN:
+            message = f"The question needs at least {QUESTION_MIN} characters (it has {n})."
+        elif field == "max_sources":
+            message = f"Max sources must be between {MAX_SOURCES_MIN} and {MAX_SOURCES_MAX} ({message})."
+        out[field] = message
+    return out
 
-    def link(m: re.Match[str]) -> str:
-        n = int(m.group(1))
-        return f"[\\[{n}\\]](#{finding_anchor(n)})" if 1 <= n <= n_findings else m.group(0)
 
-    return _CITE.sub(link, text)
+def cache_note(processing_s: float, original_s: float | None, level: str | None) -> str:
+    """What a whole-result cache hit saved: ``From cache (L1) in 0.1 ms; the original run took ...``.
+
+    >>> cache_note(0.0001, 0.2, "l1")
+    'From cache (L1) in 0.1 ms: the original run took 200 ms, so 200 ms saved.'
+    """
+    where = f" ({level.upper()})" if level else ""
+    head = f"From cache{where} in {_ms(processing_s)}"
+    if original_s is None:
+        return head + " (the original run's time is not known here)."
+    saved = _ms(max(original_s - processing_s, 0.0))
+    return f"{head}: the original run took {_ms(original_s)}, so {saved} saved."
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    if ms >= 10_000:
+        return f"{seconds:.1f} s"
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
+
+
+def cache_level(timings: Sequence[Any]) -> str | None:
+    """The level a whole-result hit came from (``result_cache[l1]`` -> ``l1``), else None."""
+    for t in timings:
+        if m := re.fullmatch(r"result_cache\[(\w+)\]", t.node):
+            return m.group(1)
+    return None
 
 
 def node_rows(timings: list[Any]) -> list[dict[str, Any]]:
@@ -82,6 +109,9 @@ def _fmt_diff(diff: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in diff.items()) or "(no change)"
 
 
+CACHE_COLUMNS = ("level", "namespace", "hits", "misses", "hit_rate", "sets", "errors", "evictions", "corrupt")
+
+
 def cache_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per level and namespace: hits, misses, hit rate, sets, errors, evictions."""
     rows = []
@@ -97,6 +127,55 @@ def cache_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def cache_panel(stats: dict[str, Any], mode: str, live_codec: str) -> dict[str, str]:
+    """The Cache panel's headline: the modes in force, not just what the cache object was built with.
+
+    Under ``cache=l1`` (or ``off``) the L2 backend still exists but no run reads or writes it, so
+    it says so; L2 always stores ormsgpack whatever the live codec, because its bytes are shared
+    with other processes and must decode to plain data only (the live codec, e.g. ``pickle``,
+    applies to state copies and checkpoints).
+
+    >>> cache_panel({"codec": "ormsgpack", "l2_backend": "sqlite", "l1": {}, "l2": {"size": 56}},
+    ...             "l1", "orjson")["l2"]
+    'off'
+    """
+    backend = stats.get("l2_backend")
+    l2_on = mode == "l1+l2" and bool(backend)
+    size = stats.get("l2", {}).get("size")
+    l1 = stats.get("l1", {})
+    if mode == "off":
+        mode_help = "No run reads or writes the cache."
+    elif mode == "l1":
+        mode_help = "Runs use this process's memory cache (L1) only."
+    else:
+        mode_help = "Runs read L1, then L2 (shared by every process on this data dir / Redis)."
+    return {
+        "mode": mode,
+        "mode_help": mode_help,
+        "l2": str(backend) if l2_on else "off",
+        "l2_label": "L2 (in use)" if l2_on else f"L2 (off under cache={mode})" if backend else "L2 (none)",
+        "l2_help": f"Backend configured for this process: {backend or 'none'}.",
+        "l2_codec": str(stats.get("codec") or "?"),
+        "l2_codec_help": (
+            "L2 always stores ormsgpack: its bytes are shared between processes (and machines, with "
+            "Redis), so they must decode to plain data only, whatever the live codec. "
+            f"The live codec ({live_codec}) applies to state copies and checkpoints."
+        ),
+        "l1_entries": f"{l1.get('size', 0):,}",
+        "l1_mib": f"{l1.get('bytes', 0) / 2**20:.1f} MiB",
+        "l2_entries": "?" if size is None else f"{size:,}",
+        "l2_entries_label": "L2 entries" + ("" if l2_on else " (unused)"),
+        "l2_entries_help": "Entries stored in L2"
+        + ("" if l2_on else f"; not read or written while cache={mode}")
+        + ".",
+        "note": (
+            f"Live codec **{live_codec}** (state copies, checkpoints) · L2 codec **{stats.get('codec')}** "
+            "(fixed, shared-store safety)"
+            + ("" if l2_on else f" · L2 is **not in use** under cache={mode}")
+        ),
+    }
 
 
 def node_time(snapshot: Any) -> dict[str, float]:
@@ -146,12 +225,21 @@ def record_row(rec: Any) -> dict[str, Any]:
 def burst_rows(bursts: Iterable[dict[str, Any]], kind: str = "burst") -> list[dict[str, Any]]:
     """Stored bursts (or experiments) of ``kind``: id, label, state and local wall-clock times."""
     keep = ("id", "label", "state", "created_at", "finished_at", "error")
-    rows = [{k: b.get(k) for k in keep} for b in bursts if b.get("kind", "burst") == kind]
-    for r in rows:  # unix seconds -> local wall-clock time a person can read
+    rows = [
+        {k: b.get(k) for k in keep} | {"created_at": b.get("created_at") or b.get("started_at")}
+        for b in bursts
+        if b.get("kind", "burst") == kind
+    ]  # the process rewrites status.json with ``started_at``: the job's creation time is not in it
+    for r in rows:  # unix seconds -> local wall-clock time a person can read ("–" = not known yet)
         for k in ("created_at", "finished_at"):
-            if isinstance(t := r[k], int | float):
-                r[k] = datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+            t = r[k]
+            r[k] = _stamp(t)
+        r["error"] = r["error"] or ""
     return rows
+
+
+def _stamp(t: Any) -> str:
+    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if isinstance(t, int | float) else "–"
 
 
 def latency_profile(

@@ -22,6 +22,7 @@ from core.engine_thread import EngineThread
 from core.models import ResearchResult, RunRecord, RunStatus
 from core.sources.registry import describe
 from dashboard import present
+from dashboard.authstore import AuthStore
 
 log = logging.getLogger("researchops.dashboard")
 
@@ -33,13 +34,19 @@ def settings() -> Settings:
     return Settings()
 
 
+@st.cache_resource(show_spinner=False)
+def auth_store() -> AuthStore:
+    """Operator sessions and lockouts of this data dir (shared by every session and server)."""
+    return AuthStore(settings().data_dir / "auth.sqlite")
+
+
 @st.cache_resource(show_spinner="Starting the engine (the first start builds the search indexes)…")
 def engine() -> EngineThread:
     """The server process's engine, created on first use and shared by every session."""
     from core.factory import build_components
 
     s = settings()
-    return EngineThread.start(lambda: build_components(s, progress=log.info))
+    return EngineThread.start(lambda: build_components(s, progress=log.info, role="dashboard"))
 
 
 def clock(now: float | None = None) -> str:
@@ -64,6 +71,32 @@ def ask(
     eng = engine()
     query = eng.parse_query({"question": question, "max_sources": max_sources, "domains": tuple(sources)})
     return eng.run_sync(query, timeout=timeout)
+
+
+def original_time(result: ResearchResult, query: dict[str, Any] | None = None) -> float | None:
+    """How long the run that computed a cached answer took (seconds), or None when unknown.
+
+    This process's records first (an uncached run of the same question, ``max_sources`` and
+    sources); then the run store's first stored run of the question (a burst process or an earlier
+    server may have computed it: the L2 cache is shared)."""
+    eng = engine()
+    want = query or {}
+    for rec in reversed(eng.recent(500)):
+        r = rec.result
+        if r is None or r.cached or r.question != result.question:
+            continue
+        if want and (
+            rec.query.max_sources != want.get("max_sources", rec.query.max_sources)
+            or tuple(rec.query.domains) != tuple(want.get("domains", rec.query.domains))
+        ):
+            continue
+        return r.processing_time_s
+    if eng.c.store is not None:
+        runs = eng.call_sync(eng.c.store.list_runs(text=result.question, status="ok", limit=100))
+        same = [r for r in runs if r.question == result.question and r.duration_s is not None]
+        if same:
+            return same[-1].duration_s  # newest first: the last is the one that filled the cache
+    return None
 
 
 def recent_runs(n: int = 50) -> list[RunRecord]:
@@ -126,7 +159,7 @@ def metrics_snapshot() -> Any:
 @st.cache_resource(show_spinner=False)
 def metrics_source() -> Any:
     """Prometheus when ``PROMETHEUS_URL`` is set and reachable, else this process's metrics."""
-    from core.metrics.promclient import MetricsSource
+    from core.metrics.source import MetricsSource
 
     return MetricsSource.from_settings(settings(), engine().c.metrics)
 
@@ -209,7 +242,35 @@ def run_benchmarks(number: int = 200) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+# ---- experiments -------------------------------------------------------------------------------
+def experiment_archive(exp_id: str, summary: dict[str, Any]) -> tuple[str, bytes] | None:
+    """``(file name, zip bytes)`` of an experiment's report with its images, or None without one."""
+    from core.load.report import archive
+
+    paths = summary.get("report") or {}
+    if not paths:
+        return None
+    return f"experiment-{exp_id}-report.zip", archive(paths, folder=f"experiment-{exp_id}")
+
+
 def mode_changes(values: dict[str, Any]) -> dict[str, Any]:
     """The subset of ``values`` that differs from the live settings (what a form submit changes)."""
     cur = engine().settings.model_dump()
     return {k: v for k, v in values.items() if cur.get(k) != v}
+
+
+# ---- live metrics and load (H14a)
+def metrics_reading(range_s: float = 300) -> Any:
+    """``metrics_view`` computed at most once per wall-clock second and shared by every session
+    (three operators on Metrics read the metrics files once a second, not three times)."""
+    return _reading(float(range_s), int(time.time()))  # the second is part of the cache key
+
+
+@st.cache_resource(max_entries=8, ttl=10, show_spinner=False)
+def _reading(range_s: float, second: int) -> Any:
+    return metrics_source().read(range_s)
+
+
+def own_runs() -> dict[str, int]:
+    """Runs by status recorded by this dashboard process alone (beside the all-process totals)."""
+    return dict(engine().c.metrics.snapshot(series=False).runs)

@@ -5,17 +5,25 @@ stores a node's writes, ``[(channel, value), ...]``; on a hit it replays them in
 the node. Here the node name is the cache namespace (stats, purge by node), every entry is tagged
 with the run's query tag (purge by query) and ``langgraph``, and writes that report a failed
 source are never stored, so a failure is retried next time instead of replayed.
+
+Concurrent runs missing the same node key compute it once (node-level singleflight): the first
+run to miss claims the key, later ones wait for its writes and replay them as a cache hit. A
+leader whose writes are not cacheable, or whose run ends without writing (``release``), frees its
+followers to compute the node themselves. A run waits only while it claims nothing (its claims
+end with each superstep), so runs never wait on each other in a circle. Only async calls inside a
+run (a ``RunContext``) coalesce; the sync methods run on a private loop and never wait.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langgraph.cache.base import BaseCache, FullKey, Namespace
 
 from core.cache.keys import CACHE_SCHEMA_VERSION, stable_key
+from core.cache.singleflight import LeaderGone, SingleFlight
 from core.cache.tiered import Levels, TieredCache
 from core.loopthread import LoopThread
 from core.runctx import RunContext, current_run
@@ -35,6 +43,30 @@ def cacheable(writes: Sequence[Sequence[Any]]) -> bool:
     return not any(w[0] == FAILED_CHANNEL and w[1] for w in writes)
 
 
+class NodeFlights:
+    """The node keys being computed now, and which run claimed each; shared by the caches of
+    every cache mode over one tiered cache (``with_levels``)."""
+
+    def __init__(self) -> None:
+        self.flight: SingleFlight[str, Writes | None] = SingleFlight()
+        self.claims: dict[str, set[str]] = {}
+        """run id -> the keys that run leads."""
+
+    def release(self, run_id: str) -> None:
+        """The run ended: its unsettled claims free their followers (they compute themselves)."""
+        for key in self.claims.pop(run_id, ()):
+            self.flight.abandon(key)
+
+    def settle(self, run_id: str, key: str, writes: Writes | None) -> None:
+        """``run_id`` computed ``key``: hand its writes (None: not cacheable) to the followers."""
+        claimed = self.claims.get(run_id)
+        if claimed is not None and key in claimed:
+            claimed.discard(key)
+            if not claimed:
+                del self.claims[run_id]
+            self.flight.settle(key, writes)
+
+
 class LangGraphCache(BaseCache[Writes]):
     """``BaseCache`` adapter: pass as ``graph.compile(cache=LangGraphCache(tiered, levels="l1"))``.
 
@@ -45,37 +77,106 @@ class LangGraphCache(BaseCache[Writes]):
     """
 
     def __init__(
-        self, tiered: TieredCache, *, levels: Levels | str = "l1", sync_loop: LoopThread | None = None
+        self,
+        tiered: TieredCache,
+        *,
+        levels: Levels | str = "l1",
+        sync_loop: LoopThread | None = None,
+        flights: NodeFlights | None = None,
+        on_coalesced: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.tiered = tiered
         self.levels: Levels = levels if levels in ("l1", "l1+l2") else "off"  # type: ignore[assignment]
         self._sync = sync_loop or LoopThread("langgraph-cache-sync")
+        self.flights = flights or NodeFlights()
+        self.on_coalesced = on_coalesced
+        """Called once per node request answered by another run's computation (metrics)."""
 
-    def with_levels(self, levels: Levels | str) -> LangGraphCache:
-        """The same cache over ``levels`` (one instance per compiled graph)."""
-        return LangGraphCache(self.tiered, levels=levels, sync_loop=self._sync)
+    def with_levels(
+        self, levels: Levels | str, *, on_coalesced: Callable[[], None] | None = None
+    ) -> LangGraphCache:
+        """The same cache over ``levels`` (one instance per compiled graph), sharing the tiers,
+        the sync loop and the in-flight node keys."""
+        return LangGraphCache(
+            self.tiered,
+            levels=levels,
+            sync_loop=self._sync,
+            flights=self.flights,
+            on_coalesced=on_coalesced or self.on_coalesced,
+        )
+
+    def release(self, run_id: str) -> None:
+        """Call when a run ends: node keys it claimed but never wrote free their followers."""
+        self.flights.release(run_id)
 
     @staticmethod
     def _key(ns: Namespace, key: str) -> str:
         return stable_key(CACHE_SCHEMA_VERSION, list(ns), key)
 
-    async def _aget(self, keys: Sequence[FullKey], ctx: RunContext | None) -> dict[FullKey, Writes]:
+    async def _lookup(self, node: str, full: str) -> Writes | None:
+        value, _level = await self.tiered.get(node, full, levels=self.levels)
+        # After an L2 round trip each write is a list; LangGraph unpacks pairs, keep tuples.
+        return None if value is None else [(w[0], w[1]) for w in value]
+
+    async def _aget(
+        self, keys: Sequence[FullKey], ctx: RunContext | None, *, coalesce: bool = False
+    ) -> dict[FullKey, Writes]:
         levels = self.levels
         if levels == "off" or not keys:
             return {}
         start = time.perf_counter()
+        follow = coalesce and ctx is not None
+        if follow:
+            # a new superstep: the nodes this run claimed before have finished, written or not
+            self.flights.release(ctx.run_id)  # type: ignore[union-attr]
         out: dict[FullKey, Writes] = {}
+        missed: list[tuple[FullKey, str, str]] = []
         for ns, key in keys:
-            value, _level = await self.tiered.get(node_of(ns), self._key(ns, key), levels=levels)
-            if value is not None:
-                # After an L2 round trip each write is a list; LangGraph unpacks pairs, keep tuples.
-                out[(ns, key)] = [(w[0], w[1]) for w in value]
-                if ctx is not None:
-                    ctx.cache_hits.add(node_of(ns))
+            node, full = node_of(ns), self._key(ns, key)
+            writes = await self._lookup(node, full)
+            if writes is not None:
+                out[(ns, key)] = writes
+            elif follow:
+                missed.append(((ns, key), node, full))
+        # Keys other runs compute are awaited before this run claims any: a run that waits holds no
+        # claim, so no two runs can wait on each other.
+        missed.sort(key=lambda m: not self.flights.flight.in_flight(f"{m[1]}:{m[2]}"))
+        waited = False
+        for full_key, node, full in missed:
+            was_in_flight = self.flights.flight.in_flight(f"{node}:{full}")
+            writes = await self._follow(node, full, ctx, recheck=waited)  # type: ignore[arg-type]
+            waited = waited or was_in_flight
+            if writes is not None:
+                out[full_key] = writes
         if ctx is not None:
+            for ns, _key in out:
+                ctx.cache_hits.add(node_of(ns))
             ctx.add_span("cache", start, time.perf_counter())
         return out
+
+    async def _follow(self, node: str, full: str, ctx: RunContext, *, recheck: bool) -> Writes | None:
+        """A missed key: claim it (None: this run computes it) or wait for the run computing it.
+        ``recheck``: time passed since the lookup (this run waited), so look again before leading."""
+        flights, key = self.flights, f"{node}:{full}"
+        flight = flights.flight.join(key)
+        if flight is None:
+            writes = await self._lookup(node, full) if recheck else None
+            if writes is not None:  # written meanwhile by the run this one waited for
+                flights.flight.settle(key, writes)
+                return writes
+            flights.claims.setdefault(ctx.run_id, set()).add(key)
+            return None
+        if ctx.run_id in flights.claims:
+            return None  # this run leads other keys now: it must not wait (compute this one too)
+        try:
+            writes = await flights.flight.wait(key, flight)
+        except LeaderGone:
+            # the leader's run ended without writes: look once more, else compute it here
+            return await self._lookup(node, full)
+        if writes is not None and self.on_coalesced is not None:
+            self.on_coalesced()
+        return None if writes is None else list(writes)
 
     async def _aset(self, pairs: Mapping[FullKey, tuple[Writes, int | None]], ctx: RunContext | None) -> None:
         levels = self.levels
@@ -84,10 +185,13 @@ class LangGraphCache(BaseCache[Writes]):
         start = time.perf_counter()
         tags = (LANGGRAPH_TAG, ctx.query_tag) if ctx is not None and ctx.query_tag else (LANGGRAPH_TAG,)
         for (ns, key), (writes, ttl) in pairs.items():
+            node, full = node_of(ns), self._key(ns, key)
             items = [(w[0], w[1]) for w in writes]  # LangGraph hands over its live deque: copy
-            if not cacheable(items):
-                continue
-            await self.tiered.set(node_of(ns), self._key(ns, key), items, ttl_s=ttl, levels=levels, tags=tags)
+            ok = cacheable(items)
+            if ctx is not None:  # followers get the writes at once, not after the L2 round trip
+                self.flights.settle(ctx.run_id, f"{node}:{full}", items if ok else None)
+            if ok:
+                await self.tiered.set(node, full, items, ttl_s=ttl, levels=levels, tags=tags)
         if ctx is not None:
             ctx.add_span("cache", start, time.perf_counter())
 
@@ -100,7 +204,7 @@ class LangGraphCache(BaseCache[Writes]):
 
     # --- BaseCache -----------------------------------------------------------------------------
     async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, Writes]:
-        return await self._aget(keys, current_run.get())
+        return await self._aget(keys, current_run.get(), coalesce=True)
 
     async def aset(self, pairs: Mapping[FullKey, tuple[Writes, int | None]]) -> None:
         await self._aset(pairs, current_run.get())

@@ -108,6 +108,21 @@ class MemoryCache:
             self.stats.sets += 1
             return True
 
+    def replace(self, key: str, value: Any) -> bool:
+        """Swap the value of a live entry, keeping its size, expiry, tags and LRU place (the engine
+        swaps a result's plain data for its validated model). False when ``key`` is absent.
+
+        >>> c = MemoryCache(max_entries=2, max_bytes=1_000)
+        >>> c.set("k", {"a": 1}, size=8, ttl_s=60), c.replace("k", "A"), c.get("k"), c.replace("x", 1)
+        (True, True, 'A', False)
+        """
+        with self._lock:
+            entry = self._store.get(key, self._MISSING)
+            if entry is self._MISSING:
+                return False
+            self._store[key] = _Entry(value, entry.size, entry.expires, entry.tags)  # type: ignore[union-attr]
+            return True
+
     def delete(self, keys: Iterable[str]) -> int:
         with self._lock:
             return sum(self._store.pop(k, self._MISSING) is not self._MISSING for k in keys)

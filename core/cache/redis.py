@@ -152,6 +152,36 @@ class RedisL2:
 
         return await self._call("size", run)
 
+    async def namespace_counts(self) -> dict[str, tuple[int, int]]:
+        """Live entries and bytes per namespace (the key's part before ``:``), by SCAN."""
+
+        async def run(r: Redis) -> dict[str, tuple[int, int]]:
+            out: dict[str, list[int]] = {}
+            head = len(self._k(""))
+            batch: list[bytes] = []
+
+            async def count(keys: list[bytes]) -> None:
+                async with r.pipeline(transaction=False) as pipe:
+                    for k in keys:
+                        pipe.strlen(k)
+                    sizes = await pipe.execute()
+                for k, n in zip(keys, sizes, strict=True):
+                    ns = k.decode("utf-8", "replace")[head:].split(":", 1)[0]
+                    slot = out.setdefault(ns, [0, 0])
+                    slot[0] += 1
+                    slot[1] += int(n or 0)
+
+            async for k in r.scan_iter(match=_glob_escape(self._k("")) + "*", count=1000):
+                batch.append(k)
+                if len(batch) >= _SCAN_BATCH:
+                    await count(batch)
+                    batch = []
+            if batch:
+                await count(batch)
+            return {ns: (n, b) for ns, (n, b) in out.items()}
+
+        return await self._call("namespace_counts", run)
+
     async def ping(self) -> bool:
         """True when Redis answers (for health checks); never raises."""
         try:

@@ -149,6 +149,18 @@ class SQLiteL2:
         )
         return int(row[0])
 
+    def _namespace_counts(self) -> dict[str, tuple[int, int]]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT substr(key, 1, instr(key, ':') - 1) AS ns, count(*), coalesce(sum(length(value)), 0)"
+                " FROM cache_entries WHERE expires_at IS NULL OR expires_at > ? GROUP BY ns",
+                (time.time(),),
+            )
+            .fetchall()
+        )
+        return {str(ns): (int(n), int(b)) for ns, n, b in rows}
+
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -183,6 +195,10 @@ class SQLiteL2:
 
     async def size(self) -> int:
         return await self._run("size", self._size)
+
+    async def namespace_counts(self) -> dict[str, tuple[int, int]]:
+        """Live entries and bytes per namespace (the key's part before ``:``)."""
+        return await self._run("namespace_counts", self._namespace_counts)
 
     async def close(self) -> None:
         if self._closed.is_set():

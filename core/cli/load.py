@@ -42,6 +42,7 @@ def spec_from_args(
     drain: float = 10.0,
     max_sources: int = 10,
     label: str = "",
+    processes: int | None = None,
 ) -> BurstSpec:
     """A ``BurstSpec`` from the command's option values (raises InvalidInput naming the field)."""
     return build_spec(
@@ -64,6 +65,7 @@ def spec_from_args(
         max_sources=max_sources,
         label=label,
         model_ms=emulate_model,
+        processes=processes,
     )
 
 
@@ -240,6 +242,7 @@ def _run_load(args: argparse.Namespace) -> int:
         url=args.url,
         emulate_model=args.emulate_model,
         drain=args.drain,
+        processes=args.processes,
     )
 
 
@@ -272,7 +275,19 @@ def register(sub: Any) -> None:
     _common(p)
     p.add_argument("--preset", choices=["naive", "optimized"], help="start from a preset of modes")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one mode, e.g. cache=off")
-    p.add_argument("--target", choices=["engine", "http"], default="engine")
+    p.add_argument(
+        "--target",
+        choices=["engine", "workers", "http"],
+        default="engine",
+        help="engine: an engine in each load process; workers: the worker pool through the queue "
+        "(REDIS_URL); http: Locust against --url",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        help="load processes, each with its share of users and its own engine (default: one per core; "
+        "1 = all in one process, the zero-transport baseline; http: Locust --processes)",
+    )
     p.add_argument("--url", help="API base URL for --target http (Locust), e.g. http://127.0.0.1:8000")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run_load)

@@ -75,19 +75,27 @@ def cmd_cache(args: argparse.Namespace) -> int:
             removed = await engine.purge_cache(node=args.node, question=args.query)
             print(f"purged {removed} entries")
         else:
-            stats = engine.c.cache.stats()
-            print(table(_flatten_stats(stats)))
+            # A new process's own counters are all zero: report what the shared level holds.
+            cache = engine.c.cache
+            counts = await cache.l2_counts()
+            if counts is None:
+                backend = cache.l2.name if cache.l2 is not None else "none"
+                print(f"shared cache level ({backend}): no counts available (not configured or unreachable)")
+                return 1 if cache.l2 is not None else 0
+            rows = [{"namespace": ns, "entries": n, "bytes": b} for ns, (n, b) in sorted(counts.items())]
+            rows.append(
+                {
+                    "namespace": "total",
+                    "entries": sum(n for n, _ in counts.values()),
+                    "bytes": sum(b for _, b in counts.values()),
+                }
+            )
+            assert cache.l2 is not None
+            print(f"shared cache level: {cache.l2.name}, codec {cache.codec.name}")
+            print(table(rows, ["namespace", "entries", "bytes"]))
         return 0
 
     return _run_engine(args, go)
-
-
-def _flatten_stats(stats: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for level, values in stats.items():
-        if isinstance(values, dict):
-            rows.append({"level": level, **{k: v for k, v in values.items() if not isinstance(v, dict)}})
-    return rows
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from core.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("taskiq").setLevel(logging.WARNING)  # it logs two INFO lines per task
     run_worker(
         Settings(),
         args.concurrency,

@@ -16,39 +16,46 @@
 Empty inputs (no candidates, no findings) are answered without a model call.
 
 Per-call overhead: agents are built with an explicit ``name`` and run with ``infer_name=False`` (no
-call-frame inspection per run); Pydantic AI instrumentation stays off (its default).
+call-frame inspection per run); Pydantic AI instrumentation stays off (its default); the output
+validators are ``async`` (a sync one is run in a worker thread per call).
+
+``mode`` (the live setting ``agents``): ``pydantic_ai`` runs the agent; ``direct`` calls the
+offline model's functions straight (``core.llm.direct``: same prompts, outputs, checks and token
+counts, none of the framework). ``direct`` applies to the offline model only; with any other
+model every call runs the agent.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from pydantic_ai import Agent, ModelRetry, RunContext, ToolOutput
+from pydantic_ai import Agent, RunContext, ToolOutput
 
-from core.config import LatencyProfile
+from core.config import AgentsMode, LatencyProfile
 from core.emulation import emulate, fails
 from core.errors import ModelError
-from core.llm.offline import OFFLINE_VERSION
+from core.llm.checks import check_scores, check_summary
+from core.llm.direct import KEY_TERMS_TASK, RELEVANCE_TASK, SUMMARY_TASK, DirectTask
+from core.llm.offline import MODEL_NAME, OFFLINE_VERSION
 from core.llm.outputs import KeyTerms, RelevanceScores, Summary
 from core.llm.prompts import (
     INSTRUCTIONS,
     KEY_TERMS,
     RELEVANCE,
     SUMMARY,
-    key_terms_prompt,
-    relevance_prompt,
-    summary_prompt,
+    key_terms_payload,
+    relevance_payload,
+    render,
+    summary_payload,
 )
 from core.llm.providers import resolve_model
 from core.runctx import RunContext as Run
 
 T = TypeVar("T", bound=BaseModel)
-_CITATION = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -64,23 +71,12 @@ class AgentCall(Generic[T]):
     """Emulated provider delay inside ``seconds`` (0 when no latency profile was given)."""
 
 
-def _check_scores(ctx: RunContext[int], out: RelevanceScores) -> RelevanceScores:
-    if len(out.scores) != ctx.deps:
-        raise ModelRetry(
-            f"return exactly {ctx.deps} scores, one per candidate in order (got {len(out.scores)})"
-        )
-    return out
+async def _check_scores(ctx: RunContext[int], out: RelevanceScores) -> RelevanceScores:
+    return check_scores(ctx.deps, out)
 
 
-def _check_summary(ctx: RunContext[int], out: Summary) -> Summary:
-    used = [int(n) for n in _CITATION.findall(out.text)]
-    bad = sorted({n for n in [*used, *out.cited] if not 1 <= n <= ctx.deps})
-    if bad:
-        raise ModelRetry(f"citations {bad} do not exist; cite findings 1..{ctx.deps} only, as [n]")
-    if not used:
-        raise ModelRetry("end each sentence with the [n] of the finding it comes from")
-    # The text is what readers see, so `cited` is made to list exactly what the text cites.
-    return out.model_copy(update={"cited": sorted(set(used))})
+async def _check_summary(ctx: RunContext[int], out: Summary) -> Summary:
+    return check_summary(ctx.deps, out)
 
 
 def _describe(exc: BaseException) -> str:
@@ -111,6 +107,8 @@ class Agents:
         """What cache keys use: the model string, versioned for the offline model."""
         """The model string as configured, e.g. ``offline`` or ``openai:gpt-4o-mini`` (part of cache keys)."""
         self.model = resolve_model(model, base_url=base_url)
+        self.direct_capable = model == MODEL_NAME
+        """True for the offline model: ``mode="direct"`` calls its functions without the framework."""
         self._rng = rng if rng is not None else random.Random()
         self.key_terms_agent: Agent[None, KeyTerms] = Agent(
             self.model,
@@ -136,7 +134,12 @@ class Agents:
         self.summary_agent.output_validator(_check_summary)
 
     async def key_terms(
-        self, question: str, *, latency: LatencyProfile | None = None, run: Run | None = None
+        self,
+        question: str,
+        *,
+        latency: LatencyProfile | None = None,
+        run: Run | None = None,
+        mode: AgentsMode = "pydantic_ai",
     ) -> AgentCall[KeyTerms]:
         """Key terms and a search query for ``question``.
 
@@ -144,7 +147,8 @@ class Agents:
         >>> asyncio.run(Agents().key_terms("What does functools.lru_cache do?")).output.search_query
         'functools.lru_cache'
         """
-        return await self._call(self.key_terms_agent, key_terms_prompt(question), None, latency, run)
+        payload = key_terms_payload(question)
+        return await self._call(self.key_terms_agent, KEY_TERMS_TASK, payload, None, latency, run, mode)
 
     async def score(
         self,
@@ -154,18 +158,21 @@ class Agents:
         *,
         latency: LatencyProfile | None = None,
         run: Run | None = None,
+        mode: AgentsMode = "pydantic_ai",
     ) -> AgentCall[RelevanceScores]:
         """One 0-1 relevance per candidate (dicts with title, text or snippet, score = BM25), same order.
 
         >>> import asyncio
         >>> c = [{"title": "gather", "text": "Run coroutines concurrently.", "score": 3.0}]
         >>> asyncio.run(Agents().score("run coroutines concurrently", [], c)).output.scores
-        [0.85]
+        [0.9]
         """
         if not candidates:
             return AgentCall(RelevanceScores(scores=[]), 0, 0, 0.0)
-        prompt = relevance_prompt(question, terms, candidates)
-        return await self._call(self.relevance_agent, prompt, len(candidates), latency, run)
+        payload = relevance_payload(question, terms, candidates)
+        return await self._call(
+            self.relevance_agent, RELEVANCE_TASK, payload, len(candidates), latency, run, mode
+        )
 
     async def summarize(
         self,
@@ -174,6 +181,7 @@ class Agents:
         *,
         latency: LatencyProfile | None = None,
         run: Run | None = None,
+        mode: AgentsMode = "pydantic_ai",
     ) -> AgentCall[Summary]:
         """A 2-5 sentence summary citing ``findings`` (dicts with title, location, snippet, relevance) as [n].
 
@@ -186,12 +194,18 @@ class Agents:
             return AgentCall(
                 Summary(text="No findings were retrieved for this question.", confidence=0.0), 0, 0, 0.0
             )
-        return await self._call(
-            self.summary_agent, summary_prompt(question, findings), len(findings), latency, run
-        )
+        payload = summary_payload(question, findings)
+        return await self._call(self.summary_agent, SUMMARY_TASK, payload, len(findings), latency, run, mode)
 
     async def _call(
-        self, agent: Agent[Any, T], prompt: str, deps: Any, latency: LatencyProfile | None, ctx: Run | None
+        self,
+        agent: Agent[Any, T],
+        direct: DirectTask[T],
+        payload: dict[str, Any],
+        deps: Any,
+        latency: LatencyProfile | None,
+        ctx: Run | None,
+        mode: AgentsMode,
     ) -> AgentCall[T]:
         start = time.perf_counter()
         emulated_s = 0.0
@@ -202,16 +216,22 @@ class Agents:
                 emulated_s = await emulate(latency, self._rng)
                 if fails(latency, self._rng):
                     raise ModelError("emulated provider failure")
-            try:
-                result = await agent.run(prompt, deps=deps, infer_name=False)
-            except Exception as exc:  # any provider, validation or framework failure of this call
-                raise ModelError(f"{agent.name} agent ({self.model_name}) failed: {_describe(exc)}") from exc
+            if mode == "direct" and self.direct_capable:
+                output, input_tokens, output_tokens = direct.call(payload, deps)
+            else:
+                try:
+                    result = await agent.run(render(payload), deps=deps, infer_name=False)
+                except Exception as exc:  # any provider, validation or framework failure of this call
+                    raise ModelError(
+                        f"{agent.name} agent ({self.model_name}) failed: {_describe(exc)}"
+                    ) from exc
+                output, usage = result.output, result.usage
+                input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
         finally:
             end = time.perf_counter()
             if ctx is not None:
                 ctx.add_span("llm", start, end)
-        usage = result.usage
         if ctx is not None:
-            ctx.tokens["input"] += usage.input_tokens
-            ctx.tokens["output"] += usage.output_tokens
-        return AgentCall(result.output, usage.input_tokens, usage.output_tokens, end - start, emulated_s)
+            ctx.tokens["input"] += input_tokens
+            ctx.tokens["output"] += output_tokens
+        return AgentCall(output, input_tokens, output_tokens, end - start, emulated_s)

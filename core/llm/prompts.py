@@ -43,17 +43,13 @@ def _clip(text: Any) -> str:
     return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS].rsplit(" ", 1)[0] + " ..."
 
 
-def key_terms_prompt(question: str) -> str:
-    """The user message of the key-terms agent.
-
-    >>> key_terms_prompt("What is asyncio?")
-    '{"task":"key_terms","question":"What is asyncio?"}'
-    """
-    return orjson.dumps({"task": KEY_TERMS, "question": question}).decode()
+def key_terms_payload(question: str) -> dict[str, Any]:
+    """The data of the key-terms agent's user message (``key_terms_prompt`` is its JSON)."""
+    return {"task": KEY_TERMS, "question": question}
 
 
-def relevance_prompt(question: str, terms: list[str], candidates: list[dict[str, Any]]) -> str:
-    """The user message of the relevance agent; ``candidates`` need title, text or snippet, score."""
+def relevance_payload(question: str, terms: list[str], candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data of the relevance agent's user message; ``candidates`` need title, text or snippet, score."""
     items = [
         {
             "n": i,
@@ -64,13 +60,11 @@ def relevance_prompt(question: str, terms: list[str], candidates: list[dict[str,
         }
         for i, c in enumerate(candidates, 1)
     ]
-    return orjson.dumps(
-        {"task": RELEVANCE, "question": question, "key_terms": terms, "candidates": items}
-    ).decode()
+    return {"task": RELEVANCE, "question": question, "key_terms": terms, "candidates": items}
 
 
-def summary_prompt(question: str, findings: list[dict[str, Any]]) -> str:
-    """The user message of the summary agent; ``findings`` need title, location, snippet, relevance."""
+def summary_payload(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data of the summary agent's user message; ``findings`` need title, location, snippet, relevance."""
     items = [
         {
             "n": i,
@@ -81,7 +75,35 @@ def summary_prompt(question: str, findings: list[dict[str, Any]]) -> str:
         }
         for i, f in enumerate(findings, 1)
     ]
-    return orjson.dumps({"task": SUMMARY, "question": question, "findings": items}).decode()
+    return {"task": SUMMARY, "question": question, "findings": items}
+
+
+def render(payload: dict[str, Any]) -> str:
+    """A payload as the JSON user message every model receives.
+
+    >>> render(key_terms_payload("What is asyncio?"))
+    '{"task":"key_terms","question":"What is asyncio?"}'
+    """
+    return orjson.dumps(payload).decode()
+
+
+def key_terms_prompt(question: str) -> str:
+    """The user message of the key-terms agent.
+
+    >>> key_terms_prompt("What is asyncio?")
+    '{"task":"key_terms","question":"What is asyncio?"}'
+    """
+    return render(key_terms_payload(question))
+
+
+def relevance_prompt(question: str, terms: list[str], candidates: list[dict[str, Any]]) -> str:
+    """The user message of the relevance agent; ``candidates`` need title, text or snippet, score."""
+    return render(relevance_payload(question, terms, candidates))
+
+
+def summary_prompt(question: str, findings: list[dict[str, Any]]) -> str:
+    """The user message of the summary agent; ``findings`` need title, location, snippet, relevance."""
+    return render(summary_payload(question, findings))
 
 
 def parse_payload(prompt: str) -> dict[str, Any]:

@@ -2,9 +2,13 @@
 
 Started by ``BurstManager``; never imported by the caller. Writes into the burst's directory:
 
-    status.json     {"state": starting|running|finished|cancelled|failed, "pid", ...} (atomic)
+    status.json     {"state": starting|running|finished|cancelled|failed, "pid", "processes", ...}
     timeline.jsonl  one JSON object per second, appended as the run goes
     summary.json    the final (or, when cancelled, partial) summary, marked ``cancelled``
+
+With ``processes`` > 1 (default: one per core) this process only coordinates: the load runs in
+``core.load.shard_main`` processes whose seconds are merged here (``core.load.shards``); their
+logs are ``processes/<i>.log``. One process runs the whole burst here (the zero-transport baseline).
 
 SIGTERM stops issuing at once; requests in flight get a short bound to finish, the rest are
 counted as cancelled, the partial summary is written, and the process exits.
@@ -25,6 +29,7 @@ from typing import Any
 import orjson
 
 from core.config import Settings
+from core.load.burst_target import cache_stats, live_settings_sync, open_target, settings_fields
 from core.load.jobfiles import write_json
 from core.load.spec import BurstSpec
 
@@ -37,28 +42,7 @@ def _early_term(signum: int, frame: Any) -> None:
     _TERM_EARLY = True
 
 
-async def _open_target(spec: BurstSpec, settings: Settings, folder: Path, sync: Any) -> tuple[Any, Any]:
-    """(target, engine or None)."""
-    if spec.target == "http":
-        from core.load.locust_target import LocustTarget
-
-        assert spec.http_url is not None
-        return LocustTarget(
-            spec.http_url, folder / "locust", path=spec.http_path, max_sources=spec.max_sources
-        ), None
-    from core.factory import build_components, open_engine
-    from core.load.targets import EngineTarget
-
-    engine_settings = await sync.seed(spec.engine_settings()) if sync is not None else spec.engine_settings()
-    engine = await open_engine(lambda: build_components(settings, with_store=False), engine_settings)
-    if sync is not None:
-        sync.start(engine)
-    return EngineTarget(engine, max_sources=spec.max_sources), engine
-
-
 async def run_burst(job: dict[str, Any], folder: Path) -> int:
-    from core.load.runner import LoadRunner
-
     spec = BurstSpec.model_validate(job["spec"])
     settings = Settings(**job.get("process_settings", {}))
     stop = asyncio.Event()
@@ -66,18 +50,92 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     if _TERM_EARLY:
         stop.set()
-    status: dict[str, Any] = {"id": job["id"], "pid": _pid(), "state": "starting", "started_at": time.time()}
+    processes = spec.resolved_processes()
+    if spec.mode == "closed" and spec.target != "http":
+        processes = min(processes, spec.users)  # every process gets at least one user
+    status: dict[str, Any] = {
+        "id": job["id"],
+        "pid": _pid(),
+        "state": "starting",
+        "started_at": time.time(),
+        "processes": processes,
+    }
     await asyncio.to_thread(write_json, folder / "status.json", status)
-    sync = _live_settings_sync(spec, settings)
-    target, engine = await _open_target(spec, settings, folder, sync)
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="timeline")  # keeps lines in order
     timeline_fh = await asyncio.to_thread(open, folder / "timeline.jsonl", "ab")
+
+    def write_entry(entry: dict[str, Any]) -> None:
+        entry.pop("hdr", None)
+        writer.submit(_append, timeline_fh, orjson.dumps(entry) + b"\n")
+
+    async def running(details: dict[str, Any]) -> None:
+        status.update(state="running", running_at=time.time(), **details)
+        await asyncio.to_thread(write_json, folder / "status.json", status)
+
+    try:
+        if processes > 1 and spec.target != "http":
+            summary = await _run_sharded(job, folder, spec, processes, stop, write_entry, running)
+        else:
+            summary = await _run_here(spec, settings, folder, processes, stop, write_entry, running)
+        state = "cancelled" if stop.is_set() else "finished"
+        summary.update(state=state, cancelled_run=stop.is_set(), processes=summary.get("processes", 1))
+        await asyncio.to_thread(write_json, folder / "summary.json", summary)
+        status.update(state=state, finished_at=time.time())
+        await asyncio.to_thread(write_json, folder / "status.json", status)
+        return 0
+    finally:
+        writer.shutdown(wait=True)
+        timeline_fh.close()
+
+
+async def _run_sharded(
+    job: dict[str, Any],
+    folder: Path,
+    spec: BurstSpec,
+    processes: int,
+    stop: asyncio.Event,
+    write_entry: Any,
+    running: Any,
+) -> dict[str, Any]:
+    from core.load.shards import run_sharded
+
+    async def on_running(readies: list[dict[str, Any]]) -> None:
+        versions = [int(r["settings_version"]) for r in readies if r.get("settings_version")]
+        workload = next((r["workload"] for r in readies if r.get("workload")), None)
+        await running({"settings_version": max(versions) if versions else None, "workload": workload})
+
+    cpu0 = time.process_time()
+    summary, timeline = await run_sharded(
+        folder / "job.json", folder, processes, stop, on_tick=write_entry, on_running=on_running
+    )
+    # the coordinator's own CPU (merging) belongs to the burst's cost too
+    summary["cpu_s"] = round(float(summary.get("cpu_s") or 0.0) + time.process_time() - cpu0, 3)
+    seen = sorted({v for e in timeline for v in [e.get("settings_version")] if v is not None})
+    if seen:
+        summary["settings_versions_seen"] = seen
+    summary["target"] = spec.target
+    return summary
+
+
+async def _run_here(
+    spec: BurstSpec,
+    settings: Settings,
+    folder: Path,
+    processes: int,
+    stop: asyncio.Event,
+    write_entry: Any,
+    running: Any,
+) -> dict[str, Any]:
+    """The whole burst in this process (one process; or Locust, which forks its own)."""
+    from core.load.runner import LoadRunner
+
+    sync = live_settings_sync(spec, settings)
+    target, engine = await open_target(spec, settings, folder, sync, locust_processes=processes)
 
     def on_tick(entry: dict[str, Any]) -> None:
         if engine is not None:  # lets charts mark a live settings change
             entry["settings_version"] = engine.settings.version
-        line = orjson.dumps(entry) + b"\n"
-        writer.submit(_append, timeline_fh, line)
+        write_entry(entry)
 
     try:
         engine_settings = engine.settings if engine is not None else spec.engine_settings()
@@ -87,13 +145,7 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
             settings.data_dir,
             settings.resolved_index_dir,
         )
-        status.update(
-            state="running",
-            running_at=time.time(),
-            settings_version=engine_settings.version,
-            workload=workload.describe(),
-        )
-        await asyncio.to_thread(write_json, folder / "status.json", status)
+        await running({"settings_version": engine_settings.version, "workload": workload.describe()})
         runner = LoadRunner(target, workload, spec, on_tick=on_tick, stop=stop)
         report = await runner.run() if not stop.is_set() else None
         summary: dict[str, Any] = (
@@ -109,29 +161,13 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
                 "in_flight": 0,
             }
         )
-        final = engine.settings if engine is not None else engine_settings
         if engine is not None:
-            summary["emulated"] = bool(summary.get("emulated")) or final.emulated
-            summary["cache"] = _cache_stats(engine)
-        seen = sorted(
-            {e["settings_version"] for e in (report.timeline if report else []) if "settings_version" in e}
-        )
-        state = "cancelled" if stop.is_set() else "finished"
-        summary.update(
-            state=state,
-            cancelled_run=stop.is_set(),
-            settings=final.model_dump(mode="json"),
-            settings_version=final.version,
-            settings_versions_seen=seen or [final.version],
-            base_settings_version=spec.settings.version if spec.settings else None,
-        )
-        await asyncio.to_thread(write_json, folder / "summary.json", summary)
-        status.update(state=state, finished_at=time.time())
-        await asyncio.to_thread(write_json, folder / "status.json", status)
-        return 0
+            summary["emulated"] = bool(summary.get("emulated")) or engine.settings.emulated
+            summary["cache"] = cache_stats(engine)
+        summary.update(settings_fields(spec, engine, report.timeline if report else []))
+        summary["processes"] = processes if spec.target == "http" else 1
+        return summary
     finally:
-        writer.shutdown(wait=True)
-        timeline_fh.close()
         await target.aclose()
         if sync is not None:
             await sync.aclose()
@@ -139,32 +175,9 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
             await engine.aclose()
 
 
-def _live_settings_sync(spec: BurstSpec, settings: Settings) -> Any:
-    """With Redis, a burst on the live settings (no preset, overrides or emulation of its own) starts
-    on the shared settings and follows operator changes as they happen, like every other engine."""
-    if (
-        spec.target != "engine"
-        or not settings.redis_url
-        or spec.preset
-        or spec.overrides
-        or spec.emulate_model
-    ):
-        return None
-    from core.settings_sync import SettingsSync
-
-    return SettingsSync.from_url(settings.redis_url)
-
-
 def _append(fh: Any, line: bytes) -> None:
     fh.write(line)
     fh.flush()
-
-
-def _cache_stats(engine: Any) -> dict[str, Any] | None:
-    if engine.c.cache is None:
-        return None
-    stats = engine.c.cache.stats()
-    return {lvl: {k: v for k, v in stats[lvl].items() if isinstance(v, int | float)} for lvl in ("l1", "l2")}
 
 
 def _pid() -> int:
@@ -183,7 +196,9 @@ def main(argv: list[str]) -> int:
             from core.load.experiment_main import run_experiment_job
 
             return asyncio.run(run_experiment_job(job, folder, lambda: _TERM_EARLY))
-        return asyncio.run(run_burst(job, folder))
+        import uvloop  # a cheaper event loop for the load generator and the engine
+
+        return uvloop.run(run_burst(job, folder))
     except BaseException as exc:  # record why, whatever it was, so the caller can show it
         with contextlib.suppress(Exception):
             write_json(

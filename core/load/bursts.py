@@ -34,6 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 FINAL_STATES = frozenset({"finished", "cancelled", "failed", "killed"})
 # Never written to a job file: secrets stay in the caller's process.
 _SECRET_FIELDS = {"operator_password_hash", "operator_token"}
+_LISTED_SPEC = ("mode", "users", "rate", "duration_s", "target", "processes", "emulate_model")
+_LISTED_SUMMARY = ("completed", "errors", "rejected", "throughput", "p50_ms", "p95_ms", "p99_ms",
+                   "hit_rate", "elapsed_s", "peak_rss_mb", "coalesced")  # fmt: skip
 
 
 class BurstManager:
@@ -46,11 +49,15 @@ class BurstManager:
         *,
         process_settings: Settings | None = None,
         python: str = sys.executable,
+        nice: int = 0,
     ) -> None:
         self.root = Path(data_dir) / "bursts"
         self.caps = caps or BurstCaps()
         self.process_settings = process_settings or Settings(data_dir=Path(data_dir))
         self.python = python
+        self.nice = nice
+        """Added to each burst process's niceness (the dashboard passes 5: the operator's live
+        panels stay responsive while a burst saturates the cores; the burst's children inherit it)."""
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     # ---- start ----------------------------------------------------------------------------------
@@ -126,6 +133,10 @@ class BurstManager:
         finally:
             log.close()
         self._procs[burst_id] = proc
+        if self.nice:
+            with contextlib.suppress(psutil.Error, OSError):
+                p = psutil.Process(proc.pid)
+                p.nice(p.nice() + self.nice)
         write_json(folder / "pid.json", {"pid": proc.pid})
         return burst_id
 
@@ -143,7 +154,10 @@ class BurstManager:
     def _alive(self, burst_id: str, folder: Path) -> bool:
         proc = self._procs.get(burst_id)
         if proc is not None:
-            return proc.poll() is None
+            if proc.poll() is None:
+                return True
+            self._procs.pop(burst_id, None)  # poll() has reaped it: no <defunct> child left behind
+            return False
         pid = self._pid(folder)
         if pid is None:
             return False
@@ -158,18 +172,36 @@ class BurstManager:
             return False
 
     def status(self, burst_id: str) -> dict[str, Any]:
-        """``{"id", "state", "pid", "label", ...}``; a process that died without saying so is ``failed``."""
+        """``{"id", "state", "pid", "label", "created_at", ...}``; a process that died without saying
+        so is ``failed``. Times are unix seconds: ``created_at`` (launched), ``started_at`` (the
+        process began), ``running_at`` (load began), ``finished_at``."""
+        self.reap()
         folder = self._folder(burst_id)
         status = read_json(folder / "status.json") or {"id": burst_id, "state": "starting"}
         job = read_json(folder / "job.json") or {}
         status.setdefault("pid", self._pid(folder))
         status["label"] = job.get("label", "")
         status["kind"] = job.get("kind", "burst")
+        # the burst process rewrites status.json without the launch time: it lives in job.json
+        if status.get("created_at") is None:
+            status["created_at"] = job.get("created_at")
         if status.get("state") not in FINAL_STATES and not self._alive(burst_id, folder):
+            # it may have written its final status between our read and the liveness check
+            again = read_json(folder / "status.json") or {}
+            if again.get("state") in FINAL_STATES:
+                return {**status, **again}
             status["state"] = "failed"
             status.setdefault("error", "the burst process exited without a summary; see process.log")
             status["log_tail"] = _tail(folder / "process.log")
         return status
+
+    def reap(self) -> int:
+        """Collect every burst process that has exited (so none is left ``<defunct>``); returns how many."""
+        # list(): several dashboard sessions call this from their own threads
+        done = [bid for bid, proc in list(self._procs.items()) if proc.poll() is not None]
+        for bid in done:
+            self._procs.pop(bid, None)
+        return len(done)
 
     def timeline(self, burst_id: str, since: int = 0) -> list[dict[str, Any]]:
         """Timeline entries with ``t > since`` (poll with the last ``t`` you have)."""
@@ -182,14 +214,30 @@ class BurstManager:
     def spec(self, burst_id: str) -> dict[str, Any]:
         return (read_json(self._folder(burst_id) / "job.json") or {}).get("spec", {})
 
-    def list(self) -> list[dict[str, Any]]:
-        """Every stored burst, newest first, with its status."""
+    def list(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored bursts, newest first: each one's status plus what it asked for (``users``,
+        ``target``, ``mode``, ``processes``, ``duration_s``) and, once it ended, its headline
+        figures (``completed``, ``throughput``, ``p95_ms``...)."""
         if not self.root.exists():
             return []
-        out = []
+        out: list[dict[str, Any]] = []
         for folder in sorted(self.root.iterdir(), reverse=True):
-            if (folder / "job.json").exists():
-                out.append(self.status(folder.name))
+            if limit is not None and len(out) >= limit:
+                break
+            if not (folder / "job.json").exists():
+                continue
+            status = self.status(folder.name)
+            spec = self.spec(folder.name)
+            load = spec.get("load", spec)  # an experiment's load shape sits under "load"
+            for k in _LISTED_SPEC:
+                if k in load:
+                    status.setdefault(k, load[k])
+            if status["state"] in FINAL_STATES:
+                summary = self.summary(folder.name) or {}
+                for k in _LISTED_SUMMARY:
+                    if k in summary:
+                        status.setdefault(k, summary[k])
+            out.append(status)
         return out
 
     def wait(self, burst_id: str, timeout_s: float = 60.0, poll_s: float = 0.1) -> dict[str, Any]:

@@ -42,7 +42,7 @@ async def run_experiment_job(job: dict[str, Any], folder: Path, term_early: Call
     }
     await asyncio.to_thread(write_json, folder / "status.json", status)
     engine = await open_engine(
-        lambda: build_components(settings, with_store=False), spec.load.engine_settings()
+        lambda: build_components(settings, with_store=False, role="experiment"), spec.load.engine_settings()
     )
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="timeline")
     fh = await asyncio.to_thread(open, folder / "timeline.jsonl", "ab")

@@ -45,8 +45,11 @@ class LocustTarget:
         *,
         path: str = "/research",
         max_sources: int = 10,
+        processes: int = 1,
         python: str = sys.executable,
     ) -> None:
+        self.processes = processes
+        """Locust processes (``--processes``: one master and this many forked workers) when > 1."""
         self.url, self.work_dir, self.path, self.max_sources, self.python = (
             url,
             work_dir,
@@ -106,6 +109,7 @@ class LocustTarget:
             "WARNING",
             "--exit-code-on-error",
             "0",
+            *(["--processes", str(self.processes)] if self.processes > 1 else []),
         ]
         env = {
             **os.environ,

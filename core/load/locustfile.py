@@ -29,14 +29,15 @@ _CONFIG: dict[str, Any] = json.loads(open(os.environ["RESEARCHOPS_LOCUST_CONFIG"
 _SAMPLER = Workload(_CONFIG["questions"], Mix(**_CONFIG["mix"]), _CONFIG["seed"]).sampler()
 _THINK_RNG = random.Random(_CONFIG["seed"] + 1_000_003)
 _BUFFER: list[str] = []
-_EVENTS = open(_CONFIG["events_path"], "a", encoding="utf-8")
+# With ``--processes`` several forked Locust workers append to this file: one O_APPEND write per
+# flush keeps each flush's lines whole and unmixed.
+_EVENTS_FD = os.open(_CONFIG["events_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
 
 def _flush() -> None:
     if _BUFFER:
         lines, _BUFFER[:] = list(_BUFFER), []
-        _EVENTS.write("".join(lines))
-        _EVENTS.flush()
+        os.write(_EVENTS_FD, "".join(lines).encode("utf-8"))
 
 
 def _flusher() -> None:
@@ -47,6 +48,12 @@ def _flusher() -> None:
 
 @events.init.add_listener
 def _on_init(environment: Any, **_kw: Any) -> None:
+    global _SAMPLER, _THINK_RNG
+    index = getattr(environment.runner, "worker_index", None)
+    if index:  # a forked worker (--processes): its own seeded question sequence, not a copy of 0's
+        seed = _CONFIG["seed"] + 7919 * int(index)
+        _SAMPLER = Workload(_CONFIG["questions"], Mix(**_CONFIG["mix"]), seed).sampler()
+        _THINK_RNG = random.Random(seed + 1_000_003)
     gevent.spawn(_flusher)
 
 

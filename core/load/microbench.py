@@ -101,7 +101,8 @@ async def cache_rows(cache: TieredCache, sample: Any, *, number: int = 200) -> l
     Runs on a private L1 and a private namespace over the same L2 (so the engine's hit-rate metrics
     are not touched), and purges what it wrote.
     """
-    bench = TieredCache(MemoryCache(1_000, 64 * 1024 * 1024), cache.l2, cache.codec)
+    # no shape validators: the bench value is a sample state, not a node's writes or a result
+    bench = TieredCache(MemoryCache(1_000, 64 * 1024 * 1024), cache.l2, cache.codec, validators={})
     key = f"k{time.time_ns()}"
     full = f"{BENCH_NS}:{key}"
     levels: Levels = "l1+l2" if cache.l2 is not None else "l1"

@@ -1,6 +1,7 @@
 """Experiment reports: JSON, Markdown and HTML with PNG charts (plotly graph_objects + kaleido).
 
     paths = write_report(result.to_dict(), Path("out/"))   # report.json, report.md, report.html, *.png
+    Path("report.zip").write_bytes(archive(paths))          # all of them in one download
 
 Everything works from the plain ``ExperimentResult.to_dict()`` data, so a stored report (e.g. one a
 burst process wrote) can be re-rendered without re-running anything. Charts are optional: if the
@@ -10,7 +11,11 @@ headless renderer fails, the Markdown/HTML say so and the numbers are all still 
 from __future__ import annotations
 
 import html
+import io
 import logging
+import math
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +195,19 @@ def to_html(data: dict[str, Any], charts: list[str] | None = None) -> str:
     return "\n".join(parts)
 
 
+def nice_step(top: float, ticks: int = 5) -> float:
+    """A round tick step (1, 2 or 5 x 10^k) giving about ``ticks`` ticks from 0 to ``top``.
+
+    >>> [nice_step(x) for x in (28.1, 140, 0.9, 0)]
+    [10.0, 50.0, 0.2, 1.0]
+    """
+    if top <= 0:
+        return 1.0
+    raw = top / ticks
+    mag = 10 ** math.floor(math.log10(raw))
+    return float(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+
+
 def figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     """The report's charts: latency percentiles with CIs, throughput, phases, timeline."""
     names = list(data["per_config"])
@@ -211,6 +229,7 @@ def figures(data: dict[str, Any]) -> dict[str, go.Figure]:
             },
         )
     lat.update_layout(title="Latency percentiles (ms, 95% CI)" + suffix, barmode="group", yaxis_type="log")
+    lat.update_yaxes(dtick=1, exponentformat="none")  # 0.1, 1, 10, 100: not 2-5-2-5 minor labels
     thr = go.Figure(go.Bar(x=names, y=[pc[n]["throughput"] for n in names]))
     thr.update_layout(title="Throughput (completed/s)" + suffix)
     ph = go.Figure()
@@ -218,6 +237,7 @@ def figures(data: dict[str, Any]) -> dict[str, go.Figure]:
         ph.add_bar(name=phase, x=names, y=[pc[n]["phases_mean_ms"].get(phase) or 0 for n in names])
     ph.update_layout(title="Mean time per run by phase (ms)" + suffix, barmode="stack")
     tl = go.Figure()
+    p95_max = max((e["p95_ms"] or 0 for es in data["timelines"].values() for e in es), default=0)
     for n, entries in data["timelines"].items():
         tl.add_scatter(
             name=f"{n} throughput", x=[e["t"] for e in entries], y=[e["throughput"] for e in entries]
@@ -228,8 +248,18 @@ def figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     tl.update_layout(
         title="Per second (each configuration's own clock)" + suffix,
         xaxis_title="s",
-        yaxis={"title": "completed/s"},
-        yaxis2={"title": "p95 ms", "overlaying": "y", "side": "right"},
+        yaxis={"title": "completed/s", "rangemode": "tozero"},
+        # Its own round ticks: synced to the left axis's gridlines they read 0.5 / 14.3 / 28.1.
+        yaxis2={
+            "title": "p95 ms",
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "tick0": 0,
+            "dtick": nice_step(p95_max),
+            "showgrid": False,
+        },
+        legend={"orientation": "h", "y": -0.2},
     )
     return {"latency": lat, "throughput": thr, "phases": ph, "timeline": tl}
 
@@ -257,3 +287,20 @@ def write_report(data: dict[str, Any], out_dir: Path, *, charts: bool = True) ->
     for p in pngs:
         paths[Path(p).stem] = Path(p)
     return paths
+
+
+ARCHIVE_SUFFIXES = (".md", ".html", ".json", ".png")
+
+
+def archive(paths: Mapping[str, str | Path], folder: str = "report") -> bytes:
+    """The report's files (Markdown, HTML, JSON and the PNGs they reference) as one zip.
+
+    Files sit side by side under ``folder/`` so the Markdown's and HTML's image links resolve once
+    unpacked. Missing files (charts that did not render) are left out.
+    """
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted({Path(p) for p in paths.values()}, key=lambda p: (p.suffix != ".md", p.name)):
+            if p.suffix in ARCHIVE_SUFFIXES and p.is_file():
+                zf.write(p, f"{folder}/{p.name}")
+    return buf.getvalue()

@@ -94,6 +94,7 @@ class LoadRunner:
 
     ``stop`` (an asyncio.Event) ends the run early: issuing stops at once, requests in flight get
     ``cancel_drain_s`` to finish, the rest are cancelled; the summary says ``stopped_early``.
+    ``hdr=True`` adds encoded HdrHistograms to entries and summary (for merging across processes).
     """
 
     def __init__(
@@ -106,14 +107,20 @@ class LoadRunner:
         stop: asyncio.Event | None = None,
         keep_outcomes: bool = False,
         cancel_drain_s: float = 2.0,
+        hdr: bool = False,
     ) -> None:
         self.target, self.workload, self.shape = target, workload, shape
         self.stop = stop or asyncio.Event()
         self.cancel_drain_s = cancel_drain_s
-        self.recorder = Recorder(on_tick=on_tick, keep=keep_outcomes)
+        self.recorder = Recorder(on_tick=on_tick, keep=keep_outcomes, hdr=hdr)
+        coalesced = getattr(target, "coalesced", None)
+        if callable(coalesced):
+            self.recorder.coalesced_source = coalesced
         self._sampler = workload.sampler()
         self._rng = np.random.default_rng(shape.seed + 1_000_003)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        """Set whenever nothing is in flight (the drain waits on it)."""
         self._deadline = 0.0
 
     # ---- public -----------------------------------------------------------------------------
@@ -164,9 +171,12 @@ class LoadRunner:
         t0 = time.perf_counter()
         task = asyncio.create_task(self._one(question))
         self._inflight.add(task)
+        self._idle.clear()
 
         def done(t: asyncio.Task[None]) -> None:
             self._inflight.discard(t)
+            if not self._inflight:
+                self._idle.set()
             # A task cancelled before its first step never ran its body: count it here.
             if t.cancelled():
                 self.recorder.record(
@@ -259,25 +269,30 @@ class LoadRunner:
             self._issue()
 
     async def _drain(self) -> None:
+        # One wait on "nothing in flight" (an event the done callbacks set), not a wait over every
+        # task per completion: the drain is O(n) however many requests are still running.
         bound = self.cancel_drain_s if self.stop.is_set() else self.shape.drain_s
         if self._inflight:
-            stop_wait = asyncio.create_task(self.stop.wait()) if not self.stop.is_set() else None
-            waiting: set[asyncio.Future[Any]] = set(self._inflight)
             deadline = time.perf_counter() + bound
-            while waiting and time.perf_counter() < deadline:
-                done, _ = await asyncio.wait(
-                    waiting | ({stop_wait} if stop_wait else set()),
-                    timeout=deadline - time.perf_counter(),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if stop_wait is not None and stop_wait in done:
-                    # stopped while draining: shorten the bound
-                    deadline = min(deadline, time.perf_counter() + self.cancel_drain_s)
-                    stop_wait = None
-                waiting = {t for t in self._inflight if not t.done()}
-            if stop_wait is not None:
-                stop_wait.cancel()
-        for task in list(self._inflight):
+            idle = asyncio.ensure_future(self._idle.wait())
+            stop_wait = asyncio.ensure_future(self.stop.wait()) if not self.stop.is_set() else None
+            try:
+                while not idle.done() and (remaining := deadline - time.perf_counter()) > 0:
+                    done, _ = await asyncio.wait(
+                        {idle} | ({stop_wait} if stop_wait else set()),
+                        timeout=remaining,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if stop_wait is not None and stop_wait in done:
+                        # stopped while draining: shorten the bound
+                        deadline = min(deadline, time.perf_counter() + self.cancel_drain_s)
+                        stop_wait = None
+            finally:
+                idle.cancel()
+                if stop_wait is not None:
+                    stop_wait.cancel()
+        pending = list(self._inflight)
+        for task in pending:
             task.cancel()
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

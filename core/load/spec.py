@@ -6,15 +6,24 @@ BurstCaps(max_users=500).check(spec)     # InvalidInput naming the field and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.config import EngineSettings, LatencyProfile, PresetName
 from core.errors import InvalidInput
 from core.load.runner import LoadShape, RateStep
-from core.load.workload import Workload, corpus_pool, load_question_file, parse_mix, parse_questions
+from core.load.workload import (
+    Workload,
+    corpus_pool,
+    load_question_file,
+    parse_mix,
+    parse_questions,
+    split_by_share,
+)
 
 
 class BurstSpec(LoadShape):
@@ -36,8 +45,18 @@ class BurstSpec(LoadShape):
     """The live settings in force when the burst was launched (None = defaults)."""
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Mode changes on top, e.g. ``{"cache": "off"}``."""
-    target: Literal["engine", "http"] = "engine"
-    """``engine``: an engine inside the burst process; ``http``: Locust against ``http_url``."""
+    target: Literal["engine", "workers", "http"] = "engine"
+    """``engine``: an engine in each burst process; ``workers``: the worker pool through the queue
+    (needs Redis); ``http``: Locust against ``http_url``."""
+    processes: int | None = Field(None, ge=1, le=256)
+    """Load-generating processes, each with its share of users (and rate) and, for ``engine``, its
+    own engine; None = one per core. 1 = everything in one process (the zero-transport baseline).
+    For ``http`` it is Locust's ``--processes``."""
+    routing: Literal["question", "even"] = "question"
+    """How a multi-process burst splits its questions: ``question`` gives each process a part of
+    the pool (sticky routing by question, as a cache-affinity load balancer does; users split by
+    each part's share of requests), so identical questions meet in one engine and coalesce;
+    ``even``: every process asks the whole pool with an even share of users."""
     http_url: str | None = None
     http_path: str = "/research"
     max_sources: int = Field(10, ge=1, le=50)
@@ -50,6 +69,34 @@ class BurstSpec(LoadShape):
     def _mix_ok(cls, v: str) -> str:
         parse_mix(v)
         return v
+
+    def resolved_processes(self) -> int:
+        """``processes``, or one per core this process may run on."""
+        if self.processes is not None:
+            return self.processes
+        return default_processes()
+
+    def share(self, index: int, count: int, shares: Sequence[float] | None = None) -> BurstSpec:
+        """Process ``index`` of ``count``'s part: its share of users and of the arrival rate (even,
+        or in proportion to ``shares``), its own seed (processes do not ask the same sequence), one
+        process.
+
+        >>> [BurstSpec(users=5).share(i, 2).users for i in range(2)]
+        [3, 2]
+        """
+        weights = np.asarray(shares if shares is not None else [1.0] * count, dtype=np.float64)
+        users = split_by_share(self.users, weights)[index]
+        fraction = float(weights[index] / weights.sum())
+        steps = tuple(RateStep(at_s=st.at_s, rate=st.rate * fraction) for st in self.rate_steps)
+        return self.model_copy(
+            update={
+                "users": max(users, 1),
+                "rate": self.rate * fraction,
+                "rate_steps": steps,
+                "seed": self.seed + 7919 * index,
+                "processes": 1,
+            }
+        )
 
     def engine_settings(self) -> EngineSettings:
         """The settings the burst's engine runs under (raises InvalidInput for a bad override)."""
@@ -81,12 +128,22 @@ class BurstSpec(LoadShape):
         return Workload(pool, parse_mix(self.mix), self.seed, name=name)
 
 
+def default_processes() -> int:
+    """One per core this process may run on."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class BurstCaps(BaseModel):
     """Operator limits on what a burst may ask for."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_users: int = Field(2_000, ge=1)
+    max_users: int = Field(20_000, ge=1)
     max_duration_s: float = Field(600.0, gt=0)
     max_rate: float = Field(2_000.0, gt=0)
 
@@ -123,6 +180,13 @@ class BurstCaps(BaseModel):
                         "message": f"{peak:g}/s is over the operator limit of {self.max_rate:g}/s (max_rate)",
                     }
                 )
+        if spec.mode == "closed" and spec.processes is not None and spec.processes > spec.users:
+            errors.append(
+                {
+                    "field": "processes",
+                    "message": f"{spec.processes} processes for {spec.users} users: at most one per user",
+                }
+            )
         if spec.target == "http" and not spec.http_url:
             errors.append({"field": "http_url", "message": "required when target is http"})
         if errors:

@@ -11,7 +11,11 @@ Counting rules (they make ``completed + errors + rejected == issued`` hold at th
 
 Timeline entry ``t`` covers the second ``(t-1, t]`` since the start; latencies are of the requests
 that *finished* in that second, percentiles exact (numpy) over them. The last entry may cover less
-than a second (``span_s``).
+than a second (``span_s``). ``coalesced`` counts requests that shared another's run (singleflight).
+
+With ``hdr=True`` (a process of a multi-process burst) each entry and the summary also carry the
+latencies as an encoded HdrHistogram (``hdr``, microseconds, 3 significant digits), which
+``core.load.merge`` adds across processes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import psutil
+from hdrh.histogram import HdrHistogram
 
 from core.load.outcome import Outcome
 from core.metrics.quantiles import percentiles
@@ -40,12 +45,26 @@ def percentiles_ms(
     return [None if v is None else round(v, 3) for v in percentiles(ms, qs)]
 
 
-class _Bucket:
-    __slots__ = ("cached", "completed", "errors", "hits", "issued", "latencies", "rejected")
+HDR_MAX_US = 3_600_000_000
+HDR_DIGITS = 3
+"""HdrHistogram range (1 us .. 1 h) and precision: values are kept to 3 significant digits (0.1%)."""
 
-    def __init__(self) -> None:
+
+def new_hdr() -> HdrHistogram:
+    return HdrHistogram(1, HDR_MAX_US, HDR_DIGITS)
+
+
+def hdr_record(h: HdrHistogram, latency_s: float) -> None:
+    h.record_value(min(max(int(latency_s * 1e6), 1), HDR_MAX_US))
+
+
+class _Bucket:
+    __slots__ = ("cached", "completed", "errors", "hdr", "hits", "issued", "latencies", "rejected")
+
+    def __init__(self, hdr: bool = False) -> None:
         self.issued = self.completed = self.errors = self.rejected = self.hits = self.cached = 0
         self.latencies: list[float] = []
+        self.hdr = new_hdr() if hdr else None
 
 
 class Recorder:
@@ -56,8 +75,16 @@ class Recorder:
     """
 
     def __init__(
-        self, *, on_tick: Callable[[dict[str, Any]], None] | None = None, keep: bool = False
+        self,
+        *,
+        on_tick: Callable[[dict[str, Any]], None] | None = None,
+        keep: bool = False,
+        hdr: bool = False,
     ) -> None:
+        self.hdr = new_hdr() if hdr else None
+        self.coalesced_source: Callable[[], int] | None = None
+        """Cumulative count of coalesced requests (the target's); entries show its per-second delta."""
+        self._coalesced_at = self._coalesced0 = 0
         self.t0 = time.perf_counter()
         self.wall_t0 = time.time()
         self.on_tick = on_tick
@@ -69,9 +96,10 @@ class Recorder:
         self.latencies: list[float] = []
         self.error_kinds: Counter[str] = Counter()
         self.peak_rss = 0
-        self._bucket = _Bucket()
+        self._bucket = _Bucket(hdr)
         self._last_tick = self.t0
         self._proc = psutil.Process()
+        self._cpu0 = self._cpu()
         self.phase = "run"
         self.gauges: dict[str, Any] = {}
         """Extra values copied into every entry (e.g. active ``users``, target ``rate``)."""
@@ -79,6 +107,15 @@ class Recorder:
     def start(self) -> None:
         self.t0 = self._last_tick = time.perf_counter()
         self.wall_t0 = time.time()
+        self._coalesced0 = self._coalesced_at = self._coalesced_total()
+        self._cpu0 = self._cpu()
+
+    def _cpu(self) -> float:
+        t = self._proc.cpu_times()
+        return float(t.user + t.system)
+
+    def _coalesced_total(self) -> int:
+        return self.coalesced_source() if self.coalesced_source is not None else 0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -102,6 +139,9 @@ class Recorder:
             b.completed += 1
             self.latencies.append(outcome.latency_s)
             b.latencies.append(outcome.latency_s)
+            if b.hdr is not None and self.hdr is not None:
+                hdr_record(b.hdr, outcome.latency_s)
+                hdr_record(self.hdr, outcome.latency_s)
             if outcome.cached or outcome.node_hit:
                 self.hits += 1
                 b.hits += 1
@@ -123,7 +163,8 @@ class Recorder:
     def tick(self) -> dict[str, Any]:
         """Close the current second: append its entry to the timeline and return it."""
         now = time.perf_counter()
-        b, self._bucket = self._bucket, _Bucket()
+        b, self._bucket = self._bucket, _Bucket(self.hdr is not None)
+        coalesced = self._coalesced_total()
         span = max(now - self._last_tick, 1e-9)
         self._last_tick = now
         rss = self._proc.memory_info().rss
@@ -144,9 +185,15 @@ class Recorder:
             "p99_ms": p99,
             "in_flight": self.in_flight,
             "hit_rate": round(b.hits / b.completed, 4) if b.completed else None,
+            "hits": b.hits,
+            "cached": b.cached,
+            "coalesced": coalesced - self._coalesced_at,
             "rss_mb": round(rss / 2**20, 1),
             **self.gauges,
         }
+        self._coalesced_at = coalesced
+        if b.hdr is not None:
+            entry["hdr"] = b.hdr.encode().decode("ascii")
         self.timeline.append(entry)
         if self.on_tick is not None:
             self.on_tick(entry)
@@ -173,10 +220,15 @@ class Recorder:
             "error_rate": round(self.errors / self.issued, 4) if self.issued else 0.0,
             "hit_rate": round(self.hits / self.completed, 4) if self.completed else None,
             "result_hit_rate": round(self.cached / self.completed, 4) if self.completed else None,
+            "hits": self.hits,
+            "result_hits": self.cached,
+            "coalesced": self._coalesced_total() - self._coalesced0,
             "peak_rss_mb": round(self.peak_rss / 2**20, 1),
+            "cpu_s": round(self._cpu() - self._cpu0, 3),
             "emulated": emulated,
             "stopped_early": stopped_early,
             "top_errors": dict(self.error_kinds.most_common(5)),
             "started_at": round(self.wall_t0, 3),
+            **({"hdr": self.hdr.encode().decode("ascii")} if self.hdr is not None else {}),
             **extra,
         }

@@ -173,6 +173,56 @@ class Workload:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "mix": self.mix.spec, "distinct": len(self.questions), "seed": self.seed}
 
+    def shares(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Split the pool into ``count`` disjoint parts of near-equal request share: (owner of each
+        question, share of requests of each part). Greedy, most popular first, deterministic."""
+        n = len(self.questions)
+        p = self.probabilities if self.probabilities is not None else np.full(n, 1.0 / n)
+        owner = np.empty(n, dtype=np.int64)
+        mass = np.zeros(count)
+        for i in range(n):
+            k = int(np.argmin(mass))
+            owner[i] = k
+            mass[k] += p[i]
+        return owner, mass
+
+    def part(self, index: int, count: int) -> Workload:
+        """Part ``index`` of ``shares(count)``: its questions, with their probabilities renormalised.
+
+        >>> w = Workload([f"What does module{i} do?" for i in range(10)], parse_mix("zipf:1.1"))
+        >>> sorted(w.part(0, 2).questions + w.part(1, 2).questions) == sorted(w.questions)
+        True
+        """
+        owner, mass = self.shares(count)
+        mine = owner == index
+        if not mine.any():
+            raise InvalidInput(
+                [{"field": "processes", "message": f"more processes than the {len(owner)} questions"}]
+            )
+        part = Workload.__new__(Workload)
+        part.questions = [q for q, m in zip(self.questions, mine, strict=True) if m]
+        part.mix, part.seed, part.name = self.mix, self.seed, self.name
+        part.probabilities = (
+            None if self.probabilities is None else self.probabilities[mine] / float(mass[index])
+        )
+        return part
+
+
+def split_by_share(total: int, shares: np.ndarray) -> list[int]:
+    """``total`` split in proportion to ``shares`` (largest remainder: the parts add up to ``total``).
+
+    >>> split_by_share(10, np.array([0.56, 0.44]))
+    [6, 4]
+    """
+    raw = np.asarray(shares, dtype=np.float64) / float(np.sum(shares)) * total
+    out = np.floor(raw).astype(int)
+    for k in np.argsort(-(raw - out))[: total - int(out.sum())]:
+        out[k] += 1
+    while total >= len(out) and (out == 0).any():  # every part gets at least one, if there are enough
+        out[int(np.argmax(out))] -= 1
+        out[int(np.argmin(out))] += 1
+    return [int(x) for x in out]
+
 
 # ---- user question files --------------------------------------------------------------------------
 def parse_questions(text: str, *, csv_format: bool | None = None) -> list[str]:

@@ -5,7 +5,10 @@ path; ``snapshot()`` turns what was recorded into a ``MetricsSnapshot`` the dash
 Prometheus at all. Rooms: ``recorder`` (write API), ``prometheus`` (prometheus_client objects,
 multiprocess mode, ``/metrics``), ``snapshot`` (windows, series, models), ``quantiles`` (exact
 percentiles, histogram_quantile), ``exposition`` (summarize ``/metrics`` text), ``promclient``
-(read back from Prometheus), ``profiling`` (phase tables, profiler, memory).
+(read back from Prometheus), ``shared`` (each process's metrics file under ``<data_dir>/metrics``),
+``merged`` (every process's files as totals and per-second series), ``source`` (what the
+dashboard reads: Prometheus, else all local processes, else this one), ``profiling`` (phase
+tables, profiler, memory).
 
 Exported series (all ``researchops_``-prefixed, seconds and bytes as base units):
 

@@ -2,9 +2,8 @@
 
 ``PromClient`` wraps prometheus-api-client's ``PrometheusConnect`` with short timeouts and no
 retries; it never raises: every answer carries a ``PrometheusStatus`` whose ``message`` is one line
-(``Prometheus at http://host:9090: connection refused``). ``MetricsSource`` is what the dashboard
-uses: Prometheus when configured and reachable, else this process's ``Metrics``, with a
-``source_label`` for the badge.
+(``Prometheus at http://host:9090: connection refused``). The dashboard reads it through
+``core.metrics.source.MetricsSource``, which falls back to the embedded views.
 
 Rates and quantiles use a window ``W`` of at least 4 scrape intervals (and 20 s), so each
 ``rate()`` sees several samples even when a scrape is missed.
@@ -13,19 +12,12 @@ Rates and quantiles use a window ``W`` of at least 4 scrape intervals (and 20 s)
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
-
-from core.config import Settings
-from core.metrics.recorder import Metrics
-from core.metrics.snapshot import MetricsSnapshot, SeriesPoint
 
 Points = list[tuple[float, float]]
 """(unix seconds, value) pairs, oldest first."""
@@ -179,6 +171,34 @@ class PromClient:
         """Resident memory in bytes, per scraped process (``instance``)."""
         return self.range(f"process_resident_memory_bytes{self._sel()}", "instance", range_s)
 
+    def coalesced(self, range_s: float = 300) -> Timeseries:
+        """Runs per second answered by joining an identical run in flight, per level."""
+        return self.range(
+            f"sum by (level) (rate(researchops_coalesced_total{self._sel()}[{self.window}]))",
+            "level",
+            range_s,
+        )
+
+    def hit_rate_by_node(
+        self, range_s: float = 300
+    ) -> tuple[dict[str, dict[str, float | None]], PrometheusStatus]:
+        """``{level: {node: rate}}`` over the last ``range_s`` seconds (one instant query, so the
+        hits and the lookups are evaluated at the same moment)."""
+        w, hit, both = f"{int(max(range_s, 60))}s", self._sel('event="hit"'), self._sel('event=~"hit|miss"')
+        inc = "sum by (level, node) (increase(researchops_cache_events_total{}[{}]))"
+        try:
+            result = self._prom.custom_query(f"{inc.format(hit, w)} / {inc.format(both, w)}")
+        except Exception as exc:
+            return {}, PrometheusStatus(False, self._describe(exc))
+        out: dict[str, dict[str, float | None]] = {}
+        for item in result:
+            v = float(item["value"][1])
+            labels = item["metric"]
+            out.setdefault(labels.get("level", ""), {})[labels.get("node", "")] = (
+                v if math.isfinite(v) else None
+            )
+        return out, PrometheusStatus(True, f"Prometheus at {self.url}: ok")
+
     def counts(self) -> Counts:
         """Instant totals over every scraped process."""
         runs, status = self.instant(f"sum by (status) (researchops_runs_total{self._sel()})", "status")
@@ -215,183 +235,3 @@ class PromClient:
         else:
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
         return f"Prometheus at {self.url}: {reason}"
-
-
-_QUANTILE_INDEX = {0.5: 0, 0.95: 1, 0.99: 2}
-
-
-@dataclass(frozen=True)
-class MetricsReading:
-    """One read of every chart's data. ``snapshot`` is always this process's (exact percentiles,
-    phase table); the series come from ``origin``."""
-
-    throughput: Timeseries
-    workflow_latency: dict[float, Timeseries]
-    node_latency: dict[float, Timeseries]
-    """Keyed by quantile (0.5, 0.95, 0.99)."""
-    cache_hit_rate: Timeseries
-    error_rate: Timeseries
-    memory: Timeseries
-    counts: Counts
-    snapshot: MetricsSnapshot
-    origin: str
-    status: PrometheusStatus
-
-
-class MetricsSource:
-    """Prometheus when configured and reachable, else this process's ``Metrics``. Never raises.
-
-    After a failure Prometheus is retried at most every ``recheck_s`` seconds, so a dead server
-    costs one short timeout per ``recheck_s``, not one per chart.
-
-    >>> src = MetricsSource(Metrics(), None)
-    >>> src.source_label, src.throughput().source
-    ('process', 'process')
-    """
-
-    def __init__(self, metrics: Metrics, prom: PromClient | None, recheck_s: float = 15.0) -> None:
-        self.metrics = metrics
-        self.prom = prom
-        self.recheck_s = recheck_s
-        self._status = (
-            PrometheusStatus(False, "Prometheus not configured: showing this process's metrics")
-            if prom is None
-            else PrometheusStatus(False, f"Prometheus at {prom.url}: not checked yet")
-        )
-        self._use_prom = prom is not None
-        self._failed_at = -math.inf
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, metrics: Metrics, scrape_interval_s: float = 5.0
-    ) -> MetricsSource:
-        """Prometheus at ``settings.prometheus_url`` when set (falling back when down), else in-process."""
-        url = settings.prometheus_url
-        return cls(metrics, PromClient(url, scrape_interval_s=scrape_interval_s) if url else None)
-
-    @property
-    def source_label(self) -> str:
-        """``prometheus`` or ``process``: where the last answer came from."""
-        return "prometheus" if self._use_prom else "process"
-
-    @property
-    def status(self) -> PrometheusStatus:
-        return self._status
-
-    origin = source_label
-
-    def read(self, range_s: float = 300) -> MetricsReading:
-        """Everything a metrics page charts, from one source (Prometheus unless it failed)."""
-        return MetricsReading(
-            throughput=self.throughput(range_s),
-            workflow_latency={q: self.workflow_latency(q, range_s) for q in (0.5, 0.95, 0.99)},
-            node_latency={q: self.node_latency(q, range_s) for q in (0.5, 0.95, 0.99)},
-            cache_hit_rate=self.cache_hit_rate(range_s),
-            error_rate=self.error_rate(range_s),
-            memory=self.memory(range_s),
-            counts=self.counts(),
-            snapshot=self.metrics.snapshot(),
-            origin=self.source_label,
-            status=self._status,
-        )
-
-    def snapshot(self) -> MetricsSnapshot:
-        return self.metrics.snapshot()
-
-    def throughput(self, range_s: float = 300) -> Timeseries:
-        return self._pick(
-            lambda p: p.throughput(range_s), lambda pts: {"all": [(p.t, p.runs) for p in pts]}, range_s
-        )
-
-    def node_latency(self, q: float = 0.95, range_s: float = 300) -> Timeseries:
-        """Per node; in-process fallback: exact p50/p95/p99 (nearest) of each second's node runs."""
-        i = _nearest_quantile(q)
-
-        def local(pts: list[SeriesPoint]) -> dict[str, Points]:
-            out: dict[str, Points] = {}
-            for p in pts:
-                for node, qs in p.nodes.items():
-                    out.setdefault(node, []).append((p.t, qs[i]))
-            return out
-
-        return self._pick(lambda p: p.node_latency(q, range_s), local, range_s)
-
-    def workflow_latency(self, q: float = 0.95, range_s: float = 300) -> Timeseries:
-        attr = ("p50", "p95", "p99")[_nearest_quantile(q)]
-        return self._pick(
-            lambda p: p.workflow_latency(q, range_s),
-            lambda pts: {"all": [(p.t, getattr(p, attr)) for p in pts if getattr(p, attr) is not None]},
-            range_s,
-        )
-
-    def cache_hit_rate(self, range_s: float = 300) -> Timeseries:
-        def local(pts: list[SeriesPoint]) -> dict[str, Points]:
-            out: dict[str, Points] = {}
-            for p in pts:
-                for level, r in p.hit_rate_by_level.items():
-                    if r is not None:
-                        out.setdefault(level, []).append((p.t, r))
-            return out
-
-        return self._pick(lambda p: p.cache_hit_rate(range_s), local, range_s)
-
-    def error_rate(self, range_s: float = 300) -> Timeseries:
-        return self._pick(
-            lambda p: p.error_rate(range_s),
-            lambda pts: {"all": [(p.t, p.errors / p.runs) for p in pts if p.runs]},
-            range_s,
-        )
-
-    def memory(self, range_s: float = 300) -> Timeseries:
-        return self._pick(
-            lambda p: p.memory(range_s), lambda pts: {"process": [(p.t, p.rss_bytes) for p in pts]}, range_s
-        )
-
-    def counts(self) -> Counts:
-        if self._try_prom():
-            assert self.prom is not None
-            remote = self.prom.counts()
-            if self._record(remote.status):
-                return remote
-        snap = self.metrics.snapshot(series=False)
-        return Counts(
-            {k: float(v) for k, v in snap.runs.items()},
-            float(snap.rejected),
-            float(snap.active),
-            float(snap.queue_depth),
-            self._status,
-            "process",
-        )
-
-    # -- internals -------------------------------------------------------------------------------
-
-    def _pick(
-        self,
-        remote: Callable[[PromClient], Timeseries],
-        local: Callable[[list[SeriesPoint]], dict[str, Any]],
-        range_s: float,
-    ) -> Timeseries:
-        if self._try_prom():
-            assert self.prom is not None
-            ts = remote(self.prom)
-            if self._record(ts.status):
-                return ts
-        since = time.time() - range_s
-        points = [p for p in self.metrics.series() if p.t >= since]
-        return Timeseries(local(points), self._status, "process")
-
-    def _try_prom(self) -> bool:
-        return self.prom is not None and (
-            self._use_prom or time.monotonic() - self._failed_at >= self.recheck_s
-        )
-
-    def _record(self, status: PrometheusStatus) -> bool:
-        self._status = status
-        self._use_prom = status.ok
-        if not status.ok:
-            self._failed_at = time.monotonic()
-        return status.ok
-
-
-def _nearest_quantile(q: float) -> int:
-    return _QUANTILE_INDEX[min(_QUANTILE_INDEX, key=lambda k: abs(k - q))]

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollec
 from prometheus_client import Counter as PromCounter
 from prometheus_client.exposition import start_http_server
 
-from core.metrics.names import BUCKETS, CACHE_EVENTS, PREFIX, RUN_STATUSES
+from core.metrics.names import BUCKETS, CACHE_EVENTS, COALESCE_LEVELS, PREFIX, RUN_STATUSES
 from core.runctx import PHASES
 
 
@@ -74,6 +74,11 @@ class PrometheusSink:
                                 ["phase"], buckets=BUCKETS, registry=own)  # fmt: skip
         self._runs = PromCounter(f"{p}runs", "Finished runs", ["status"], registry=own)
         self._rejected = PromCounter(f"{p}rejected", "Runs refused by admission control", registry=own)
+        self._coalesced = PromCounter(f"{p}coalesced", "Requests that shared an identical in-flight "
+                                      "computation", ["level"], registry=own)  # fmt: skip
+        self._coalesced_c = {lv: self._coalesced.labels(lv) for lv in COALESCE_LEVELS}
+        self._degraded = PromCounter(f"{p}degraded", "Calls served by a fallback: a shared backend was down",
+                                     ["component"], registry=own)  # fmt: skip
         self._cache = PromCounter(f"{p}cache_events", "Cache hits, misses, errors and evictions",
                                   ["level", "node", "event"], registry=own)  # fmt: skip
         self._validation = PromCounter(f"{p}validation_errors", "Validation errors", ["model", "field"],
@@ -179,6 +184,12 @@ class PrometheusSink:
 
     def rejected(self) -> None:
         self._rejected.inc()
+
+    def coalesced(self, level: str) -> None:
+        (self._coalesced_c.get(level) or self._coalesced.labels(level)).inc()
+
+    def degraded(self, component: str) -> None:
+        self._degraded.labels(component).inc()
 
     def set_rss(self, rss: int) -> None:
         """This process's resident memory; exported only in multiprocess mode (else the

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from core.metrics.names import CACHE_EVENTS
 from core.metrics.prometheus import PrometheusSink, mark_process_dead
+from core.metrics.shared import FileExporter
 from core.metrics.snapshot import MetricsSnapshot, SeriesPoint, WindowSink
 
 
@@ -33,6 +35,7 @@ class Sink(Protocol):
     def set_queue_depth(self, n: int) -> None: ...
     def set_settings_version(self, version: int) -> None: ...
     def rejected(self) -> None: ...
+    def coalesced(self, level: str) -> None: ...
 
 
 class Metrics:
@@ -85,13 +88,19 @@ class Metrics:
             on_rss=self.prometheus.set_rss,
         )
         self._sinks: tuple[Sink, ...] = (self.prometheus, self.windows)
+        self.exporter: FileExporter | None = None
 
     @classmethod
-    def for_process(cls, **kwargs: Any) -> Metrics:
+    def for_process(
+        cls, *, metrics_dir: Path | None = None, role: str | None = None, **kwargs: Any
+    ) -> Metrics:
         """The single intended process-wide instance, created on first call (later kwargs ignored).
 
         Cached on the class, i.e. at module level, so a Streamlit rerun (which re-executes the page
-        script but not imported modules) never redefines the metrics.
+        script but not imported modules) never redefines the metrics. With ``metrics_dir`` (the
+        entry points pass ``<data_dir>/metrics``) the process also writes its samples there every
+        0.5 s, so one reader (``core.metrics.merged``) sees every process of the deployment;
+        ``role`` names what the process is there (else it is read off the command line).
 
         >>> Metrics.for_process() is Metrics.for_process()
         True
@@ -99,7 +108,17 @@ class Metrics:
         with cls._process_lock:
             if cls._process is None:
                 cls._process = cls(**kwargs)
+            if metrics_dir is not None:
+                cls._process.export_to(metrics_dir, role=role)
             return cls._process
+
+    def export_to(self, metrics_dir: Path, interval_s: float = 0.5, role: str | None = None) -> FileExporter:
+        """Write this process's samples to ``metrics_dir`` every ``interval_s`` (``core.metrics.shared``)."""
+        if self.exporter is None:
+            self.exporter = FileExporter(metrics_dir, self.registry, interval_s, role=role).start()
+        elif role is not None:  # the entry point that declares what the process is has the last word
+            self.exporter.role = role
+        return self.exporter
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` over HTTP (port 0 = any free port); returns the bound port.
@@ -113,8 +132,10 @@ class Metrics:
         return self.prometheus.serve(port, addr)
 
     def close(self) -> None:
-        """Stop the ``/metrics`` server, if any."""
+        """Stop the ``/metrics`` server and the file exporter, if any."""
         self.prometheus.close()
+        if self.exporter is not None:
+            self.exporter.close()
 
     # -- hot path --------------------------------------------------------------------------------
 
@@ -168,6 +189,19 @@ class Metrics:
     def rejected(self) -> None:
         for sink in self._sinks:
             sink.rejected()
+
+    def coalesced(self, level: str) -> None:
+        """Count a request that shared an identical in-flight computation (``result`` or ``node``)."""
+        for sink in self._sinks:
+            sink.coalesced(level)
+
+    def degraded(self, component: str) -> None:
+        """Count one call served by a fallback because ``component`` (settings, cache, queue,
+        store) was down. Only the Prometheus sink keeps it (``researchops_degraded_total``)."""
+        for sink in self._sinks:
+            hook = getattr(sink, "degraded", None)
+            if hook is not None:
+                hook(component)
 
     # -- reading ---------------------------------------------------------------------------------
 

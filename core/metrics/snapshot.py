@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 from pydantic import BaseModel, Field
 
-from core.metrics.names import BUCKETS, CACHE_EVENTS, RUN_STATUSES
+from core.metrics.names import BUCKETS, CACHE_EVENTS, COALESCE_LEVELS, RUN_STATUSES
 from core.metrics.quantiles import QS, binned_quantiles, percentiles
 from core.runctx import PHASES
 
@@ -80,6 +80,14 @@ class SeriesPoint(BaseModel):
     """Resident memory read when the second was closed (idle seconds: when activity resumed)."""
     active: int = 0
     settings_version: int = 0
+    rss_by_process: dict[str, int] = {}
+    """Merged view only: resident memory of each live process, by its label (``burst 4242``)."""
+    coalesced: dict[str, int] = {}
+    """Merged view only: runs answered by joining an identical run in flight, by level."""
+    buckets: dict[str, dict[str, dict[float, float]]] = {}
+    """Merged view only: that second's histogram bucket increases (series -> group -> le -> n)."""
+    estimated: bool = False
+    """True when the percentiles are estimated from histogram buckets (merged view), not exact."""
 
 
 class MetricsSnapshot(BaseModel):
@@ -92,6 +100,8 @@ class MetricsSnapshot(BaseModel):
     runs: dict[str, int]
     """Finished runs by status."""
     rejected: int
+    coalesced: dict[str, int] = {}
+    """Requests that shared an identical in-flight computation, by level (``result``, ``node``)."""
     validation_errors: dict[str, int]
     """By ``Model.field``."""
     source_failures: dict[str, int]
@@ -158,6 +168,7 @@ class WindowSink:
         self._source_counts: Counter[str] = Counter()
         self._token_counts: Counter[str] = Counter()
         self._rejected_n = 0
+        self._coalesced_counts: Counter[str] = Counter()
         self._active_n = self._queue_n = self._version_n = 0
         self._phase_totals: OrderedDict[int, PhaseTotals] = OrderedDict()
         self._series: deque[SeriesPoint] = deque(maxlen=series_seconds)
@@ -245,6 +256,10 @@ class WindowSink:
         with self._lock:
             self._rejected_n += 1
 
+    def coalesced(self, level: str) -> None:
+        with self._lock:
+            self._coalesced_counts[level] += 1
+
     # -- reading ---------------------------------------------------------------------------------
 
     def series(self) -> list[SeriesPoint]:
@@ -266,6 +281,7 @@ class WindowSink:
             points = list(self._series)
             validation, srcs = dict(self._validation_counts), dict(self._source_counts)
             tokens, rejected = dict(self._token_counts), self._rejected_n
+            coalesced = dict(self._coalesced_counts)
         recent = points[-self._throughput_window_s :]
         nested: dict[str, dict[str, dict[str, int]]] = {}
         for (lv, node, ev), n in cache.items():
@@ -281,6 +297,7 @@ class WindowSink:
             multiprocess=self._multiprocess,
             runs={s: counts.get(s, 0) for s in sorted({*RUN_STATUSES, *counts})},
             rejected=rejected,
+            coalesced={level: coalesced.get(level, 0) for level in sorted({*COALESCE_LEVELS, *coalesced})},
             validation_errors=validation,
             source_failures=srcs,
             tokens={"input": tokens.get("input", 0), "output": tokens.get("output", 0)},

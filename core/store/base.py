@@ -4,7 +4,9 @@ Backends: ``SQLiteRunStore`` (embedded default, ``core.store.sqlite``) and ``Pos
 (``DATABASE_URL``, ``core.store.postgres``); ``open_store`` picks one. A store keeps two things:
 the append-only event log, keyed by ``(run_id, seq)``, and one summary row per run that
 ``append`` maintains (created on the first event, filled by ``started``, closed by
-``completed``/``error``) so history listings never scan events.
+``completed``/``error``) so history listings never scan events. A third table holds run leases
+(``core.store.lease``): one owner executes a run at a time, and every execution's events follow
+the stored ones (``Lease.next_seq``), so none is dropped as a duplicate ``(run_id, seq)``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.store.events import (
     as_utc,
     terminal_status,
 )
+from core.store.lease import Lease
 
 
 @runtime_checkable
@@ -74,6 +77,25 @@ class RunStore(Protocol):
 
     async def count(self) -> int:
         """How many runs are stored."""
+        ...
+
+    async def acquire_lease(
+        self, run_id: str, owner: str, ttl_s: float, *, fresh: bool, steal_from: str | None = None
+    ) -> Lease:
+        """Take the run's lease for ``owner`` if ``core.store.lease.decide`` allows it, atomically;
+        the returned ``Lease.held`` says whether it did (else it describes the current holder)."""
+        ...
+
+    async def renew_lease(self, run_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend ``owner``'s lease by ``ttl_s`` from now; False when ``owner`` no longer holds it."""
+        ...
+
+    async def release_lease(self, run_id: str, owner: str, *, finished: bool) -> None:
+        """Let the lease go: ``finished`` marks the run done for good, else it is free to take."""
+        ...
+
+    async def get_lease(self, run_id: str) -> Lease | None:
+        """The run's lease (None when it was never leased), with the next free ``seq``."""
         ...
 
     async def close(self) -> None:

@@ -75,6 +75,13 @@ class EventPolicy(BaseModel):
         # 64-bit hash -> uniform in [0, 1); stable across processes (unlike hash()).
         return xxhash.xxh64_intdigest(run_id.encode(), seed=self.seed) / 2**64 < self.sample_rate
 
+    def logs_answers(self, run_id: str) -> bool:
+        """True when a run answered without a graph run (a result-cache hit, a coalesced follower)
+        is logged at all: under ``summary`` such runs write nothing (a burst's thousands of hits
+        would be near-identical rows, and the writes cost more than the hit), under ``sampled``
+        only the sampled ones, under ``full`` every one."""
+        return self.logs_full(run_id)
+
     def filter(self, events: Iterable[RunEvent]) -> list[RunEvent]:
         """The events to append: all of them for full-logged runs, summary events for the rest.
 

@@ -22,6 +22,7 @@ from core.errors import RunNotFound, StoreError
 from core.models import RunStatus
 from core.store.base import SqlDialect, casefold, check_page, encode_data, group_batch, run_filter
 from core.store.events import RunEvent, RunSummary, as_utc
+from core.store.lease import Lease, decide
 
 _RUN_COLUMNS = "run_id, question, status, settings_version, created_at, finished_at, n_events, sampled"
 _DIALECT = SqlDialect(placeholder="%s", find="strpos", created="created_at", instant=lambda at: at)
@@ -60,13 +61,16 @@ class PostgresRunStore:
         )
         self._events = sql.Identifier(schema, "run_events")
         self._runs = sql.Identifier(schema, "runs")
+        self._leases = sql.Identifier(schema, "run_leases")
         self._lock = asyncio.Lock()
         self._opened = False
         self._closed = False
 
     # -- plumbing ---------------------------------------------------------------------------
     def _q(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(events=self._events, runs=self._runs, schema=sql.Identifier(self.schema))
+        return sql.SQL(text).format(
+            events=self._events, runs=self._runs, leases=self._leases, schema=sql.Identifier(self.schema)
+        )
 
     async def open(self) -> None:
         if self._closed:
@@ -106,6 +110,12 @@ class PostgresRunStore:
             "CREATE INDEX IF NOT EXISTS runs_created_idx ON {runs} (created_at, run_id)",
             "CREATE INDEX IF NOT EXISTS runs_status_idx ON {runs} (status, created_at)",
             "CREATE INDEX IF NOT EXISTS runs_version_idx ON {runs} (settings_version, created_at)",
+            """CREATE TABLE IF NOT EXISTS {leases} (
+                run_id text PRIMARY KEY,
+                owner text NOT NULL DEFAULT '',
+                expires_at double precision NOT NULL DEFAULT 0,
+                attempt integer NOT NULL DEFAULT 0,
+                finished boolean NOT NULL DEFAULT false)""",
         ]
         async with self._pool.connection() as conn, conn.transaction():
             # CREATE ... IF NOT EXISTS races between processes opening at once; serialize them.
@@ -202,10 +212,85 @@ class PostgresRunStore:
             return 0
         query = self._q(
             "WITH doomed AS (" + " UNION ".join(parts) + "),"
-            " ev AS (DELETE FROM {events} WHERE run_id IN (SELECT run_id FROM doomed))"
+            " ev AS (DELETE FROM {events} WHERE run_id IN (SELECT run_id FROM doomed)),"
+            " le AS (DELETE FROM {leases} WHERE run_id IN (SELECT run_id FROM doomed))"
             " DELETE FROM {runs} WHERE run_id IN (SELECT run_id FROM doomed) RETURNING 1"
         )
         return len(await self._fetch(query, args))
+
+    # -- leases (core.store.lease) -----------------------------------------------------------
+    async def acquire_lease(
+        self, run_id: str, owner: str, ttl_s: float, *, fresh: bool, steal_from: str | None = None
+    ) -> Lease:
+        await self.open()
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                # a row for every run asked about, then its row lock: one taker at a time
+                await conn.execute(
+                    self._q("INSERT INTO {leases} (run_id) VALUES (%s) ON CONFLICT DO NOTHING"), (run_id,)
+                )
+                cur = await conn.execute(
+                    self._q(
+                        "SELECT owner, expires_at, attempt, finished, extract(epoch FROM clock_timestamp())"
+                        " FROM {leases} WHERE run_id = %s FOR UPDATE"
+                    ),
+                    (run_id,),
+                )
+                row = await cur.fetchone()
+                assert row is not None  # inserted above
+                now = float(row[4])  # the server's clock: every taker compares against one clock
+                lease = Lease(run_id, row[0], int(row[2]), float(row[1]), bool(row[3]))
+                verdict = decide(lease, owner, now, fresh=fresh, steal_from=steal_from)
+                if verdict == "refuse":
+                    return lease
+                attempt = lease.attempt + (verdict == "take")
+                await conn.execute(
+                    self._q(
+                        "UPDATE {leases} SET owner = %s, expires_at = %s, attempt = %s WHERE run_id = %s"
+                    ),
+                    (owner, now + ttl_s, attempt, run_id),
+                )
+                cur = await conn.execute(
+                    self._q("SELECT coalesce(max(seq) + 1, 0) FROM {events} WHERE run_id = %s"), (run_id,)
+                )
+                seq_row = await cur.fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"postgres run store: lease failed: {exc}") from exc
+        next_seq = int(seq_row[0]) if seq_row else 0
+        return Lease(run_id, owner, attempt, now + ttl_s, False, held=True, next_seq=next_seq)
+
+    async def renew_lease(self, run_id: str, owner: str, ttl_s: float) -> bool:
+        rows = await self._fetch(
+            self._q(
+                "UPDATE {leases} SET expires_at = extract(epoch FROM clock_timestamp()) + %s"
+                " WHERE run_id = %s AND owner = %s AND NOT finished RETURNING 1"
+            ),
+            (ttl_s, run_id, owner),
+        )
+        return len(rows) == 1
+
+    async def release_lease(self, run_id: str, owner: str, *, finished: bool) -> None:
+        await self._fetch(
+            self._q(
+                "UPDATE {leases} SET expires_at = 0, finished = %s"
+                " WHERE run_id = %s AND owner = %s RETURNING 1"
+            ),
+            (finished, run_id, owner),
+        )
+
+    async def get_lease(self, run_id: str) -> Lease | None:
+        rows = await self._fetch(
+            self._q(
+                "SELECT l.owner, l.expires_at, l.attempt, l.finished,"
+                " (SELECT coalesce(max(seq) + 1, 0) FROM {events} e WHERE e.run_id = l.run_id)"
+                " FROM {leases} l WHERE l.run_id = %s"
+            ),
+            (run_id,),
+        )
+        if not rows:
+            return None
+        owner, expires, attempt, finished, next_seq = rows[0]
+        return Lease(run_id, owner, int(attempt), float(expires), bool(finished), next_seq=int(next_seq))
 
     # -- reads ------------------------------------------------------------------------------
     async def events(self, run_id: str) -> list[RunEvent]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from core.errors import RunNotFound, StoreError
 from core.models import RunStatus
 from core.store.base import SqlDialect, casefold, check_page, encode_data, group_batch, run_filter
 from core.store.events import RunEvent, RunSummary, as_utc
+from core.store.lease import Lease, decide
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,6 +55,13 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_us, run_id);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created_us);
 CREATE INDEX IF NOT EXISTS runs_version ON runs (settings_version, created_us);
+CREATE TABLE IF NOT EXISTS run_leases (
+    run_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',
+    expires_at REAL NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    finished INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 """
 _RUN_COLUMNS = "run_id, question, status, settings_version, created_us, finished_us, n_events, sampled"
 
@@ -222,11 +231,75 @@ class SQLiteRunStore:
                 ids = [(run_id,) for run_id in doomed]
                 conn.executemany("DELETE FROM run_events WHERE run_id = ?", ids)
                 conn.executemany("DELETE FROM runs WHERE run_id = ?", ids)
+                conn.executemany("DELETE FROM run_leases WHERE run_id = ?", ids)
             return len(ids)
 
         if cutoff is None and max_runs is None:
             return 0
         return await self._run(_prune)
+
+    # -- leases (core.store.lease) -----------------------------------------------------------
+    async def acquire_lease(
+        self, run_id: str, owner: str, ttl_s: float, *, fresh: bool, steal_from: str | None = None
+    ) -> Lease:
+        def _acquire(conn: sqlite3.Connection) -> Lease:
+            now = time.time()
+            with _transaction(conn):  # BEGIN IMMEDIATE: the write lock is ours until COMMIT
+                row = conn.execute(
+                    "SELECT owner, attempt, expires_at, finished FROM run_leases WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                cur = _lease(run_id, row) if row else Lease(run_id, "", 0, 0.0, False)
+                verdict = decide(cur, owner, now, fresh=fresh, steal_from=steal_from)
+                if verdict == "refuse":
+                    return cur
+                attempt = cur.attempt + (verdict == "take")
+                conn.execute(
+                    "INSERT INTO run_leases (run_id, owner, expires_at, attempt, finished)"
+                    " VALUES (?, ?, ?, ?, 0) ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner,"
+                    " expires_at = excluded.expires_at, attempt = excluded.attempt",
+                    (run_id, owner, now + ttl_s, attempt),
+                )
+                (next_seq,) = conn.execute(
+                    "SELECT coalesce(max(seq) + 1, 0) FROM run_events WHERE run_id = ?", (run_id,)
+                ).fetchone()
+            return Lease(run_id, owner, attempt, now + ttl_s, False, held=True, next_seq=int(next_seq))
+
+        return await self._run(_acquire)
+
+    async def renew_lease(self, run_id: str, owner: str, ttl_s: float) -> bool:
+        def _renew(conn: sqlite3.Connection) -> bool:
+            with _transaction(conn):
+                cur = conn.execute(
+                    "UPDATE run_leases SET expires_at = ? WHERE run_id = ? AND owner = ? AND finished = 0",
+                    (time.time() + ttl_s, run_id, owner),
+                )
+            return cur.rowcount == 1
+
+        return await self._run(_renew)
+
+    async def release_lease(self, run_id: str, owner: str, *, finished: bool) -> None:
+        def _release(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.execute(
+                    "UPDATE run_leases SET expires_at = 0, finished = ? WHERE run_id = ? AND owner = ?",
+                    (int(finished), run_id, owner),
+                )
+
+        await self._run(_release)
+
+    async def get_lease(self, run_id: str) -> Lease | None:
+        def _get(conn: sqlite3.Connection) -> Lease | None:
+            row = conn.execute(
+                "SELECT owner, attempt, expires_at, finished FROM run_leases WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            (next_seq,) = conn.execute(
+                "SELECT coalesce(max(seq) + 1, 0) FROM run_events WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            return _lease(run_id, row, int(next_seq))
+
+        return await self._run(_get)
 
     # -- reads ------------------------------------------------------------------------------
     async def events(self, run_id: str) -> list[RunEvent]:
@@ -277,6 +350,11 @@ class SQLiteRunStore:
 
     async def count(self) -> int:
         return int(await self._run(lambda conn: conn.execute("SELECT count(*) FROM runs").fetchone()[0]))
+
+
+def _lease(run_id: str, row: tuple[Any, ...], next_seq: int = 0) -> Lease:
+    owner, attempt, expires_at, finished = row
+    return Lease(run_id, str(owner), int(attempt), float(expires_at), bool(finished), next_seq=next_seq)
 
 
 def _is_locked(exc: BaseException) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.codecs import get_codec
-from core.config import EngineSettings, LatencyProfile
+from core.config import AgentsMode, EngineSettings, LatencyProfile
 from core.errors import SourceError, SourceTimeout
 from core.llm.agents import AgentCall
 from core.llm.outputs import KeyTerms, RelevanceScores, Summary
@@ -32,7 +32,12 @@ class ModelCalls(Protocol):
     """The three model calls the nodes make (``core.llm.Agents`` is the implementation)."""
 
     async def key_terms(
-        self, question: str, *, latency: LatencyProfile | None = None, run: RunContext | None = None
+        self,
+        question: str,
+        *,
+        latency: LatencyProfile | None = None,
+        run: RunContext | None = None,
+        mode: AgentsMode = "pydantic_ai",
     ) -> AgentCall[KeyTerms]: ...
 
     async def score(
@@ -43,6 +48,7 @@ class ModelCalls(Protocol):
         *,
         latency: LatencyProfile | None = None,
         run: RunContext | None = None,
+        mode: AgentsMode = "pydantic_ai",
     ) -> AgentCall[RelevanceScores]: ...
 
     async def summarize(
@@ -52,6 +58,7 @@ class ModelCalls(Protocol):
         *,
         latency: LatencyProfile | None = None,
         run: RunContext | None = None,
+        mode: AgentsMode = "pydantic_ai",
     ) -> AgentCall[Summary]: ...
 
 
@@ -123,7 +130,10 @@ def make_parse_query(deps: WorkflowDeps) -> Node:
         ctx = run_context()
         query = state["query"]
         wanted = list(query.get("domains") or deps.sources)
-        call = await deps.agents.key_terms(query["question"], latency=ctx.settings.model_latency, run=ctx)
+        settings = ctx.settings
+        call = await deps.agents.key_terms(
+            query["question"], latency=settings.model_latency, run=ctx, mode=settings.agents
+        )
         return {
             "sources": wanted,
             "versions": {name: deps.sources[name].version for name in wanted},
@@ -229,6 +239,7 @@ def make_analyze(deps: WorkflowDeps) -> Node:
             ],
             latency=ctx.settings.model_latency,
             run=ctx,
+            mode=ctx.settings.agents,
         )
         scored = sorted(zip(call.output.scores, candidates, strict=True), key=lambda p: p[0], reverse=True)
         findings = [
@@ -259,7 +270,11 @@ def make_summary(deps: WorkflowDeps) -> Node:
                 "cited": [],
             }
         call = await deps.agents.summarize(
-            state["query"]["question"], findings, latency=ctx.settings.model_latency, run=ctx
+            state["query"]["question"],
+            findings,
+            latency=ctx.settings.model_latency,
+            run=ctx,
+            mode=ctx.settings.agents,
         )
         out = call.output
         return {"summary": out.text, "confidence": float(out.confidence), "cited": list(out.cited)}

@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from core.errors import InvalidInput
-from dashboard import charts, jobs
+from dashboard import charts, jobs, services, tables
 
 st.title("Experiments")
 if not jobs.experiments_available():
@@ -98,34 +98,58 @@ elif exp_id:
             icon=":material/science:",
         )
     if summary.get("per_config"):
-        tables = jobs.experiment_rows(summary)
-        st.dataframe(tables["summary"], hide_index=True, key="x_summary")
+        tables_ = jobs.experiment_rows(summary)
+        small = {c: tables.text(c, "small") for c in ("errors", "hit rate", "peak RSS MB", "completed")}
+        tables.show(
+            tables.frame(tables_["summary"]), "x_summary", {"config": tables.text("config", "small"), **small}
+        )
         st.markdown("**Ratios vs the baseline** (> 1 = better)")
-        st.dataframe(tables["ratios"], hide_index=True, key="x_ratios")
+        tables.show(tables.frame(tables_["ratios"]), "x_ratios", {"config": tables.text("config")})
         figs = jobs.experiment_figures(exp_id, summary)
         a, b = st.columns(2)
         for i, (name, fig) in enumerate(figs.items()):
             (a if i % 2 == 0 else b).plotly_chart(fig, key=f"x_fig_{name}")
         st.markdown("**Answer equivalence** (same question, same findings and summary?)")
         eq = summary.get("equivalence", {})
-        st.dataframe(
-            [{"config": k, **{f: v for f, v in e.items() if f != "differences"}} for k, e in eq.items()],
-            hide_index=True,
-            key="x_equiv",
+        tables.show(
+            tables.frame(
+                [{"config": k, **{f: v for f, v in e.items() if f != "differences"}} for k, e in eq.items()]
+            ),
+            "x_equiv",
         )
         with st.expander("Per-node and per-phase times"):
-            st.dataframe(tables["nodes"], hide_index=True)
-            st.dataframe(tables["phases"], hide_index=True)
+            tables.show(tables.frame(tables_["nodes"]), "x_nodes", {"node": tables.text("node")})
+            tables.show(tables.frame(tables_["phases"]), "x_phases", {"phase": tables.text("phase")})
+        st.markdown("**Report**")
+        packed = services.experiment_archive(exp_id, summary)
+        if packed is not None:
+            st.download_button(
+                "Download report + charts (.zip)",
+                packed[1],
+                file_name=packed[0],
+                mime="application/zip",
+                key="x_dl_zip",
+                type="primary",
+                icon=":material/folder_zip:",
+                on_click="ignore",
+                help="report.md, report.html, report.json and the PNG charts they show, in one folder",
+            )
         cols = st.columns(3)
         for col, (name, data, mime) in zip(cols, jobs.report_files(summary), strict=False):
-            col.download_button(f"Download {name}", data, file_name=name, mime=mime, key=f"x_dl_{name}")
+            col.download_button(
+                f"Download {name}", data, file_name=name, mime=mime, key=f"x_dl_{name}", on_click="ignore"
+            )
     else:
         st.warning(f"The experiment ended ({status['state']}) without results.")
 
 st.subheader("Past experiments")
 past = jobs.past_bursts("experiment")
 if past:
-    st.dataframe(past, hide_index=True, key="x_past")
+    tables.show(
+        tables.frame(past),
+        "x_past",
+        {"id": tables.text("id"), "label": tables.text("label"), "error": tables.text("error", "large")},
+    )
     pick = st.selectbox("Open", ["–", *[p["id"] for p in past]], key="x_pick")
     if pick not in ("–", exp_id):
         st.session_state["experiment_id"] = pick

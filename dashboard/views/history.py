@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, present, services
+from dashboard import charts, services, sourcemd
 
 st.title("History")
 c = st.columns([3, 1])
@@ -44,7 +44,7 @@ else:
     st.subheader(f"Run {run_id}")
     rec = detail["record"]
     if rec is not None and rec.result is not None:
-        st.markdown(present.linked_summary(rec.result.summary, len(rec.result.findings)))
+        st.markdown(sourcemd.linked_summary(rec.result.summary, len(rec.result.findings)))
         st.plotly_chart(charts.waterfall(rec.result.timings), key="hist_waterfall")
     elif rec is not None and rec.error:
         st.error(rec.error)

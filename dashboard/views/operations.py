@@ -6,9 +6,9 @@ from typing import Any, get_args
 
 import streamlit as st
 
-from core.config import CacheMode, CodecName, ExecutionMode, StateHandling, ValidationMode
+from core.config import AgentsMode, CacheMode, CodecName, ExecutionMode, StateHandling, ValidationMode
 from core.errors import InvalidInput
-from dashboard import present, services
+from dashboard import present, services, tables
 
 st.title("Operations")
 cur = services.current_settings()
@@ -73,6 +73,7 @@ with st.form("modes"):
             ("validation", ValidationMode),
             ("execution", ExecutionMode),
             ("state_handling", StateHandling),
+            ("agents", AgentsMode),
         ]
     }
     values: dict[str, Any] = {
@@ -98,10 +99,37 @@ with st.form("modes"):
             key=wkey("m_state"),
         ),
         "lazy_validation": c[2].toggle("Lazy validation", cur.lazy_validation, key=wkey("m_lazy")),
+        "agents": c[0].selectbox(
+            "Agents (offline model)",
+            opts["agents"],
+            _index(opts["agents"], cur.agents),
+            key=wkey("m_agents"),
+            help="pydantic_ai: the offline model through Pydantic AI's agents (the framework's cost "
+            "included); direct: the same functions called straight, same answers. A real provider "
+            "always goes through Pydantic AI.",
+        ),
         "max_concurrent": c[0].number_input(
             "Max concurrent workflows", 1, 100_000, cur.max_concurrent, key=wkey("m_max_concurrent")
         ),
-        "queue_limit": c[1].number_input("Queue limit", 0, 1_000_000, cur.queue_limit, key=wkey("m_queue")),
+        "queue_limit": c[1].number_input(
+            "Queue limit",
+            0,
+            1_000_000,
+            cur.queue_limit,
+            placeholder="auto: 4 × max concurrent",
+            help="Runs that may wait for a slot; beyond it a run is refused at once (HTTP 429). "
+            "Empty: 4 × max concurrent.",
+            key=wkey("m_queue"),
+        ),
+        "queue_deadline_s": c[2].number_input(
+            "Queue deadline (s)",
+            0.1,
+            3600.0,
+            cur.queue_deadline_s,
+            placeholder="none",
+            help="The longest a run waits in the queue before it is refused.",
+            key=wkey("m_qdeadline"),
+        ),
         "result_ttl_s": c[2].number_input(
             "Result TTL (s)", 1, 30 * 86_400, cur.result_ttl_s, key=wkey("m_rttl")
         ),
@@ -146,26 +174,48 @@ with st.form("emulation"):
         apply(**{k: v for k, v in profiles.items() if cur_dump.get(k) != v})
         st.rerun()
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Change log")
-    st.dataframe(services.settings_changes(), hide_index=True, key="change_log")
-with right:
-    st.subheader("Current settings")
-    st.dataframe(present.settings_rows(cur.modes()), hide_index=True)
+st.subheader("Change log")
+tables.show(
+    tables.frame(services.settings_changes()),
+    "change_log",
+    {
+        "version": tables.num("version", "v%d"),
+        "at": tables.text("at", "small"),
+        "preset": tables.text("preset", "small"),
+        "changed": tables.text("changed", None),  # sized to its content: a preset changes many modes
+    },
+)
+with st.expander("Current settings (every mode)"):
+    current = tables.frame(present.settings_rows(cur.modes()))
+    tables.show(
+        current,
+        "current_settings",
+        {"setting": tables.text("setting"), "value": tables.text("value", "large")},
+        height=36 * (len(current) + 1) + 2,  # every row, no inner scroll
+    )
 
 st.subheader("Cache")
 stats = services.cache_stats()
 if stats is None:
     st.info("No cache in this configuration.")
 else:
+    panel = present.cache_panel(stats, cur.cache, cur.codec)
     m = st.columns(5)
-    m[0].metric("Codec (L2)", stats.get("codec", "?"))
-    m[1].metric("L2 backend", stats.get("l2_backend") or "none")
-    m[2].metric("L1 entries", stats["l1"].get("size", 0))
-    m[3].metric("L1 MiB", f"{stats['l1'].get('bytes', 0) / 2**20:.1f}")
-    m[4].metric("L2 entries", "?" if stats["l2"].get("size") is None else stats["l2"]["size"])
-    st.dataframe(present.cache_rows(stats), hide_index=True, key="cache_stats")
+    m[0].metric("Cache mode (live)", panel["mode"], help=panel["mode_help"])
+    m[1].metric(panel["l2_label"], panel["l2"], help=panel["l2_help"])
+    m[2].metric("L2 codec", panel["l2_codec"], help=panel["l2_codec_help"])
+    m[3].metric("L1 entries", panel["l1_entries"], help=f"{panel['l1_mib']} in memory")
+    m[4].metric(panel["l2_entries_label"], panel["l2_entries"], help=panel["l2_entries_help"])
+    st.caption(panel["note"])
+    tables.show(
+        tables.frame(present.cache_rows(stats), present.CACHE_COLUMNS),
+        "cache_stats",
+        {
+            "level": tables.text("level", "small"),
+            "namespace": tables.text("namespace"),
+            "hit_rate": tables.rate("hit rate", help="hits / (hits + misses)"),
+        },
+    )
     with st.form("purge"):
         scope = st.radio("Purge", ["all", "node", "question"], horizontal=True, key="purge_scope")
         node = st.selectbox("Node (for 'node')", services.cache_nodes(), key="purge_node")

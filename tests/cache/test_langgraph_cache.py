@@ -148,9 +148,7 @@ def test_sync_invoke_uses_the_cache_through_a_private_loop(tmp_path: Any) -> Non
     l2 = SQLiteL2(tmp_path / "sync.sqlite3")
     runs: Counter[str] = Counter()
     caches = [
-        LangGraphCache(
-            TieredCache(MemoryCache(100, 1 << 20), l2, get_codec("orjson")), levels="l1+l2"
-        )
+        LangGraphCache(TieredCache(MemoryCache(100, 1 << 20), l2, get_codec("orjson")), levels="l1+l2")
         for _ in range(2)
     ]
     try:
@@ -170,3 +168,113 @@ def test_sync_invoke_uses_the_cache_through_a_private_loop(tmp_path: Any) -> Non
         import asyncio
 
         asyncio.run(l2.close())
+
+
+# ---- node-level singleflight: concurrent runs missing one node key --------------------------------
+
+
+def gated_graph(cache: LangGraphCache, runs: Counter[str], gate: Any, outcome: str = "ok") -> Any:
+    """One cached node that waits for ``gate``; its first call fails (``outcome="fail"``) or reports
+    a failed source (``"partial"``, not cacheable)."""
+
+    async def parse(state: State) -> dict[str, Any]:
+        runs["parse"] += 1
+        first = runs["parse"] == 1
+        await gate.wait()
+        if first and outcome == "fail":
+            raise RuntimeError("parse failed")
+        failed = ["remote"] if first and outcome == "partial" else []
+        return {"terms": state["question"].split(), "failed_sources": failed}
+
+    g = StateGraph(State)
+    g.add_node("parse", parse, cache_policy=CachePolicy(key_func=lambda s: s["question"], ttl=60))
+    g.add_edge(START, "parse")
+    g.add_edge("parse", END)
+    return g.compile(cache=cache)
+
+
+async def _run_as(graph: Any, cache: LangGraphCache, run_id: str) -> tuple[Any, RunContext]:
+    """One run as the engine does it: its own RunContext, claims released when it ends."""
+    ctx = RunContext(run_id=run_id, settings=None, query_tag="q:gated")
+    current_run.set(ctx)  # this task's own context copy
+    try:
+        return await graph.ainvoke({"question": "shared node key"}), ctx
+    finally:
+        cache.release(run_id)
+
+
+async def _two_concurrent_runs(outcome: str) -> tuple[Any, Counter[str], list[str]]:
+    import asyncio
+
+    from tests.support.wait import await_until
+
+    coalesced: list[str] = []
+    cache = LangGraphCache(
+        TieredCache(MemoryCache(100, 1 << 20), None, get_codec("ormsgpack")),
+        levels="l1",
+        on_coalesced=lambda: coalesced.append("node"),
+    )
+    runs: Counter[str] = Counter()
+    gate = asyncio.Event()
+    graph = gated_graph(cache, runs, gate, outcome)
+    first = asyncio.create_task(_run_as(graph, cache, "a"))
+    second = asyncio.create_task(_run_as(graph, cache, "b"))
+
+    async def second_follows() -> bool:
+        return cache.flights.flight.waiting == 1
+
+    await await_until(second_follows, 10, "the second run waiting on the first one's node")
+    assert runs["parse"] == 1
+    gate.set()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert len(cache.flights.flight) == 0 and not cache.flights.claims
+    return outcomes, runs, coalesced
+
+
+async def test_concurrent_runs_missing_one_node_key_compute_it_once() -> None:
+    (a, b), runs, coalesced = await _two_concurrent_runs("ok")
+    assert runs["parse"] == 1 and coalesced == ["node"]
+    assert a[0] == b[0]
+    assert b[1].cache_hits == {"parse"} and not a[1].cache_hits
+
+
+async def test_a_failed_leader_frees_its_followers_to_compute_the_node() -> None:
+    (a, b), runs, coalesced = await _two_concurrent_runs("fail")
+    assert isinstance(a, RuntimeError)
+    assert runs["parse"] == 2 and coalesced == []
+    assert b[0]["terms"] == ["shared", "node", "key"] and not b[1].cache_hits
+
+
+async def test_uncacheable_writes_free_followers_to_compute_the_node() -> None:
+    (a, b), runs, coalesced = await _two_concurrent_runs("partial")
+    assert a[0]["failed_sources"] == ["remote"] and b[0]["failed_sources"] == []
+    assert runs["parse"] == 2 and coalesced == []
+
+
+async def test_runs_missing_the_same_keys_in_opposite_orders_never_wait_on_each_other(sqlite_l2: Any) -> None:
+    """Lookups in L2 yield, so both runs can miss both keys before either claims one; a run waits
+    only while it claims nothing, so one of them computes and the other gets its writes."""
+    import asyncio
+
+    cache = LangGraphCache(
+        TieredCache(MemoryCache(100, 1 << 20), sqlite_l2, get_codec("orjson")), levels="l1+l2"
+    )
+    k1, k2 = (("__pregel_ns_writes", "search"), "k1"), (("__pregel_ns_writes", "search"), "k2")
+    computed: list[tuple[str, Any]] = []
+
+    async def superstep(run_id: str, keys: list[Any]) -> dict[Any, Any]:
+        """What LangGraph does in one superstep: ask the cache, run the missed nodes, store them."""
+        current_run.set(RunContext(run_id=run_id, settings=None))
+        found = await cache.aget(keys)
+        for k in keys:
+            if k not in found:
+                computed.append((run_id, k))
+                found[k] = [("hits", [f"{k[1]} by {run_id}"])]
+                await cache.aset({k: (found[k], 60)})
+        cache.release(run_id)
+        return found
+
+    a, b = await asyncio.wait_for(asyncio.gather(superstep("a", [k1, k2]), superstep("b", [k2, k1])), 10)
+    assert a == b  # the same writes, whoever computed them
+    assert sorted(k for _, k in computed) == [k1, k2]  # each key computed once
+    assert len(cache.flights.flight) == 0 and not cache.flights.claims

@@ -105,3 +105,48 @@ def test_without_a_password_the_app_says_how_to_set_one(
     finally:
         monkeypatch.undo()
         services.settings.clear()
+
+
+def test_hash_command_without_a_terminal_says_to_use_stdin() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dashboard.auth", "hash"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "--stdin" in proc.stderr and "Traceback" not in proc.stderr and "EOFError" not in proc.stderr
+
+
+def test_an_operator_session_opens_in_a_new_browser_session_until_sign_out(app: AppTest) -> None:
+    """The cookie carries the server-side session's token into a reload or a new tab."""
+    login(app, PASSWORD)
+    token = app.session_state["auth_token"]
+    tab = new_app()
+    tab.session_state["auth_token"] = token  # what a reload's cookie gives the new session
+    tab.run()
+    assert tab.session_state["current_role"] == "operator"
+    next(b for b in app.sidebar.button if b.label == "Sign out").click().run()
+    assert app.session_state["current_role"] == "researcher"
+    tab.run()  # signed out on the server: the other tab is a researcher at its next run
+    assert tab.session_state["current_role"] == "researcher"
+    forged = new_app()
+    forged.session_state["auth_token"] = "a-token-the-server-never-issued"
+    assert forged.run().session_state["current_role"] == "researcher"
+
+
+def test_the_lockout_holds_in_a_new_browser_session(app: AppTest) -> None:
+    from dashboard import services
+
+    store = services.auth_store()
+    try:
+        for _ in range(5):
+            login(app, "not-the-password")
+        assert any("Too many wrong passwords" in e.value for e in app.sidebar.error)
+        fresh = new_app().run()  # a reload: new browser session, same client
+        assert any("Too many wrong passwords" in e.value for e in fresh.sidebar.error)
+        login(fresh, PASSWORD)  # even the right password waits for the lockout to end
+        assert fresh.session_state["current_role"] == "researcher"
+    finally:
+        store.unlock("operator")  # the other tests sign in from the same (test) client

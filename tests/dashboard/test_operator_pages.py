@@ -147,3 +147,47 @@ def test_experiment_compares_configurations_and_offers_the_report(operator: AppT
     assert list(table(operator, "throughput ×")["config"]) == ["optimized vs naive"]
     assert "compared" in table(operator, "config", "compared").columns
     assert any(b.label.startswith("Download report") for b in operator.get("download_button"))
+
+
+def test_the_cache_panel_shows_the_modes_in_force(operator: AppTest) -> None:
+    services.ask(QUESTION, max_sources=3)  # some cache traffic for the table
+    page(operator, "operations")
+    operator.selectbox(key=wkey("m_cache")).set_value("l1")
+    operator.selectbox(key=wkey("m_codec")).set_value("orjson")
+    click(operator, "Apply modes")
+    assert services.current_settings().cache == "l1" and services.current_settings().codec == "orjson"
+    metrics = {m.label: str(m.value) for m in operator.metric}
+    assert metrics["Cache mode (live)"] == "l1"
+    assert metrics["L2 (off under cache=l1)"] == "off"
+    assert "L2 entries (unused)" in metrics
+    assert metrics["L2 codec"] == "ormsgpack"  # fixed for the shared store, whatever the live codec
+    assert "Live codec **orjson**" in texts(operator) and "not in use" in texts(operator)
+    hit_rates = table(operator, "level", "namespace")
+    assert "hit_rate" in hit_rates.columns
+    assert [getattr(b, "label", "") for b in operator.get("download_button")].count("CSV") >= 3  # every table
+    click(operator, "Optimized preset")
+    metrics = {m.label: str(m.value) for m in operator.metric}
+    assert metrics["L2 (in use)"] == "sqlite" and "L2 entries" in metrics
+
+
+def test_the_experiment_archive_holds_the_report_and_its_images(operator: AppTest) -> None:
+    import io
+    import zipfile
+
+    from core.load.report import write_report
+
+    exp = next((p for p in jobs.past_bursts("experiment") if p["state"] == "finished"), None)
+    if exp is None:  # this test alone: run one (test_experiment_compares... runs one too)
+        test_experiment_compares_configurations_and_offers_the_report(operator)
+        exp = next(p for p in jobs.past_bursts("experiment") if p["state"] == "finished")
+    assert exp["created_at"] != "–" and exp["finished_at"] != "–"
+    summary = jobs.burst_view(exp["id"])["summary"]
+    name, data = services.experiment_archive(exp["id"], summary)  # type: ignore[misc]
+    files = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert name.endswith(".zip")
+    base = {f.split("/", 1)[1] for f in files}
+    assert {"report.md", "report.html", "report.json"} <= base
+    md = zipfile.ZipFile(io.BytesIO(data)).read(f"experiment-{exp['id']}/report.md").decode()
+    images = {line.split("(")[1].rstrip(")") for line in md.splitlines() if line.startswith("![")}
+    assert images and images <= base, (images, base)  # every image the report shows is in the zip
+    assert write_report is not None

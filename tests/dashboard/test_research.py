@@ -59,3 +59,44 @@ def test_unknown_source_choice_is_impossible_and_one_source_limits_findings(app:
     assert {f.source for f in result.findings} == {names[0]}
     assert len(result.findings) <= 3
     assert "Cache hits" in texts(app)
+
+
+def test_the_answer_restates_its_question(app: AppTest) -> None:
+    ask(app, QUESTION)
+    with_answer = [m.value for m in app.markdown if m.value.startswith("**Question:**")]
+    assert with_answer == [f"**Question:** {QUESTION}"]
+
+
+def test_an_over_long_paste_is_refused_naming_the_limit_and_kept_in_the_box(app: AppTest) -> None:
+    pasted = "Why does my coroutine never finish? " * 30  # 1,080 characters
+    ask(app, pasted)
+    errors = [e.value for e in app.error]
+    assert any("limit is 500 characters" in e and "1,079 characters" in e for e in errors), errors
+    assert app.text_area(key="question").value == pasted  # not truncated, not emptied
+    assert "last_result" not in app.session_state
+
+
+def test_a_blocked_submit_says_why_and_folds_the_previous_answer(app: AppTest) -> None:
+    ask(app, QUESTION)
+    assert any(m.value.startswith("**Question:**") for m in app.markdown)
+    ask(app, "How do I read a CSV file into dictionaries?", max_sources=99)
+    assert any("between 1 and 50" in e.value for e in app.error), [e.value for e in app.error]
+    folded = [x for x in app.expander if x.label.startswith("Previous answer (to: “How do I run")]
+    assert folded, "the old answer is folded away under its own question"
+    ask(app, "How do I read a CSV file into dictionaries?", max_sources=3)
+    assert not app.error and not [x for x in app.expander if x.label.startswith("Previous answer")]
+    assert app.session_state["last_result"].question.startswith("How do I read a CSV")
+
+
+def test_a_cached_answer_says_so_with_the_time_saved(app: AppTest) -> None:
+    services.update_settings(preset="optimized")
+    services.purge_cache()
+    ask(app, QUESTION, max_sources=4)
+    first = app.session_state["last_result"]
+    assert not first.cached
+    ask(app, QUESTION, max_sources=4)
+    again = app.session_state["last_result"]
+    assert again.cached
+    notes = [s.value for s in app.success if s.value.startswith("From cache")]
+    assert notes and "the original run took" in notes[0] and "saved" in notes[0], notes
+    assert app.session_state["last_original_s"] == first.processing_time_s

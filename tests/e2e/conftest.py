@@ -35,6 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RESEARCHOPS_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
         "RESEARCHOPS_INDEX_DIR": str(SHARED_INDEX),
         "RESEARCHOPS_OPERATOR_PASSWORD_HASH": hash_password(PASSWORD),
+        "RESEARCHOPS_METRICS_PORT": str(free_port()),  # not 9464: other test servers may hold it
     }
     log = open(tmp_path_factory.mktemp("e2e-log") / "server.log", "wb")
     proc = subprocess.Popen(

@@ -56,6 +56,7 @@ def test_researcher_asks_and_reads_a_cited_answer(page: Page, server: str) -> No
     shot(page, "history")
 
 
+@pytest.mark.timeout(300)  # several pages and a whole burst: over 120 s on a loaded 2-core machine
 def test_operator_switches_cache_on_and_runs_a_live_burst(page: Page, server: str) -> None:
     page.goto(server)
     idle(page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import random
 import re
+from typing import Any
 
 import pydantic_ai
 import pytest
@@ -199,3 +200,46 @@ async def test_retrieved_text_that_looks_like_a_system_frame_does_not_break_the_
     ]
     call = await agents.score("How are system tags in messages handled?", ["system", "tags"], candidates)
     assert len(call.output.scores) == 2 and call.output.scores[0] > call.output.scores[1]
+
+
+# ---- agents: direct (the offline model's functions, without the framework) ------------------------
+
+
+async def test_direct_calls_give_the_agents_outputs_and_token_counts(agents: Agents) -> None:
+    via_agent = (await agents.key_terms(GATHER_Q)).output.terms
+    calls: dict[str, list[tuple[Any, int, int]]] = {}
+    for mode in ("pydantic_ai", "direct"):
+        terms = await agents.key_terms(GATHER_Q, mode=mode)
+        scores = await agents.score(GATHER_Q, terms.output.terms, CANDIDATES, mode=mode)
+        summary = await agents.summarize(GATHER_Q, _findings(scores.output.scores), mode=mode)
+        calls[mode] = [(c.output, c.input_tokens, c.output_tokens) for c in (terms, scores, summary)]
+    assert calls["direct"] == calls["pydantic_ai"]
+    assert calls["direct"][0][0].terms == via_agent
+
+
+async def test_a_direct_call_records_its_span_tokens_and_emulation(
+    agents: Agents, run_ctx: RunContext
+) -> None:
+    call = await agents.key_terms(GATHER_Q, run=run_ctx, latency=TINY, mode="direct")
+    ((phase, _, _),) = run_ctx.spans
+    assert phase == "llm" and run_ctx.emulated and call.emulated_s > 0
+    assert run_ctx.tokens == {"input": call.input_tokens, "output": call.output_tokens}
+
+
+async def test_a_direct_call_that_fails_its_check_is_a_model_error(agents: Agents) -> None:
+    from core.llm.direct import RELEVANCE_TASK
+    from core.llm.prompts import relevance_payload
+
+    payload = relevance_payload(GATHER_Q, [], CANDIDATES)
+    with pytest.raises(ModelError, match="return exactly 2 scores"):
+        RELEVANCE_TASK.call(payload, 2)  # told there were 2 candidates; the model scored 3
+
+
+async def test_other_models_run_through_pydantic_ai_even_when_direct_is_asked() -> None:
+    test_model = Agents("test")
+    assert not test_model.direct_capable
+    direct = await test_model.key_terms(GATHER_Q, mode="direct")
+    framework = await test_model.key_terms(GATHER_Q, mode="pydantic_ai")
+    assert direct.output == framework.output
+    offline = await Agents().key_terms(GATHER_Q, mode="direct")
+    assert direct.output != offline.output  # the test model answered, not the offline functions

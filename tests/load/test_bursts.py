@@ -86,3 +86,24 @@ def test_a_process_that_dies_is_reported_failed(manager: BurstManager) -> None:
     )
     status = manager.wait(burst_id, 90)
     assert status["state"] == "failed" and "closed loop only" in status["error"]
+
+
+def test_a_burst_over_processes_merges_their_seconds_with_exact_counts(manager: BurstManager) -> None:
+    spec = BurstSpec(
+        users=7, duration_s=2, think_time_s=0.01, questions=QUESTIONS, mix="uniform", processes=3, seed=4
+    )
+    burst_id = manager.start(spec)
+    status = manager.wait(burst_id, 180)
+    assert status["state"] == "finished", status
+    assert status["processes"] == 3
+    s = manager.summary(burst_id)
+    assert s is not None and s["processes"] == 3 and len(s["pids"]) == 3 and "failed_processes" not in s
+    assert s["completed"] > 0 and s["completed"] + s["errors"] + s["rejected"] == s["issued"]
+    assert sum(p["issued"] for p in s["per_process"]) == s["issued"]
+    assert s["users"] == 7
+    timeline = manager.timeline(burst_id)
+    assert [e["t"] for e in timeline] == list(range(1, len(timeline) + 1))
+    assert sum(e["issued"] for e in timeline) == s["issued"]
+    assert sum(e["completed"] for e in timeline) == s["completed"]
+    assert all(e["processes"] == 3 and "coalesced" in e and "hdr" not in e for e in timeline)
+    assert timeline[0]["users"] <= 7 and s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"]

@@ -72,3 +72,28 @@ async def test_seeded_runs_issue_the_same_question_sequence(engine: Any) -> None
     n = min(len(a), len(b))
     assert n > 5 and a[:n] == b[:n]
     assert a[:n] == Workload(QUESTIONS, parse_mix("zipf:1.2"), seed=5).sampler().take(n)
+
+
+class _Hang:
+    """A target whose requests never finish (until cancelled): everything is left for the drain."""
+
+    name = "hang"
+    emulated = False
+
+    async def call(self, question: str) -> Any:
+        import asyncio
+
+        await asyncio.get_running_loop().create_future()
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_thousands_in_flight_are_all_cancelled_at_the_drain_and_counted() -> None:
+    # each of 3,000 users asks once and waits forever: 3,000 requests in flight at the deadline
+    shape = LoadShape(users=3_000, duration_s=1.0, drain_s=0.05)
+    report = await LoadRunner(_Hang(), Workload(QUESTIONS, parse_mix("uniform")), shape).run()
+    s = report.summary
+    assert s["issued"] == 3_000, s["issued"]
+    assert s["cancelled"] == s["errors"] == s["issued"] and s["completed"] == 0 and _adds_up(s)
+    assert sum(e["errors"] for e in report.timeline) == s["issued"]

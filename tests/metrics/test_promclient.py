@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.metrics import BUCKETS, Metrics
-from core.metrics.promclient import Counts, MetricsSource, PromClient, Timeseries
+from core.metrics.promclient import Counts, PromClient, Timeseries
+from core.metrics.source import MetricsSource
 from tests.metrics.conftest import NODES
 from tests.support.prometheus_server import PrometheusServer
 from tests.support.wait import wait_until
@@ -76,6 +77,8 @@ def test_prometheus_agrees_with_the_recorded_runs(metrics: Metrics, prometheus: 
 
     hit = client.cache_hit_rate(range_s=30)
     assert _last(hit.series["l1"]) == pytest.approx(0.75, rel=1e-6)
+    by_node, status = client.hit_rate_by_node(range_s=60)  # the Metrics page's per-node bars
+    assert status.ok and by_node["l1"][NODES[0]] == 0.0 and by_node["l1"][NODES[1]] == pytest.approx(1.0)
     assert _last(client.error_rate(range_s=30).series["all"]) == pytest.approx(30 / n, rel=1e-6)
     memory = client.memory(range_s=30)
     assert memory.status.ok and all(_last(p) > 1e6 for p in memory.series.values())

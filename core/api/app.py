@@ -8,121 +8,54 @@
     GET  /metrics             Prometheus text;  GET /healthz, GET /readyz
 
 Errors: 422 ``{"detail": [{"loc", "msg", "type"}]}`` for bad input (FastAPI's shape, also for
-engine-level checks such as unknown domains), 429 + ``Retry-After`` when overloaded, 404 for an
-unknown run, 401/403 for settings changes without/with a wrong token. Emulated results carry the
-header ``X-ResearchOps-Emulated: true``.
+engine-level checks such as unknown domains; never echoing the input: a 10 MB or unencodable body
+gets a short answer), 413 for a body over ``MAX_BODY_BYTES`` (refused before it is read, let
+alone parsed), 429 + ``Retry-After`` when overloaded (from the measured drain rate), 503 +
+``Retry-After`` when a backend the call cannot do without is down, 404 for an unknown run, 401/403
+for settings changes without/with a wrong token. Emulated results carry the header
+``X-ResearchOps-Emulated: true``.
+
+Redis down degrades, never fails: settings stay at their last known version (``SettingsSync``),
+the cache runs on L1, synchronous runs go on in process; ``/readyz`` lists what is degraded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from core.config import EngineSettings, PresetName, Settings
-from core.errors import (
-    CacheBackendError,
-    InvalidInput,
-    ModelError,
-    Overloaded,
-    ResearchOpsError,
-    RunNotFound,
-    StoreError,
+from core.api.errors import BodyLimit, HttpError, install_errors, json_response
+from core.api.schema import (
+    E404,
+    E413,
+    E422,
+    E429,
+    EMULATED,
+    EMULATED_HEADER,
+    MAX_BODY_BYTES,
+    Check,
+    E50x,
+    ErrorBody,
+    Health,
+    Readiness,
+    RunAccepted,
+    SettingsChange,
+    StoredEvent,
 )
+from core.config import EngineSettings, Settings
+from core.errors import CacheBackendError, InvalidInput, RunNotFound
 from core.models import ResearchQuery, ResearchResult, RunRecord, RunStatus
 from core.settings_sync import SettingsSync
 
-EMULATED_HEADER = "X-ResearchOps-Emulated"
 RUN_ID = Annotated[str, Path(min_length=1, max_length=200, description="A run id from POST /research")]
-
-
-# ---- response bodies (documented in the OpenAPI schema) ------------------------------------------
-class RunAccepted(BaseModel):
-    run_id: str
-    """Poll ``GET /runs/{run_id}`` for the record."""
-
-
-class ErrorBody(BaseModel):
-    detail: str
-
-
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str = "value_error"
-
-
-class ValidationErrorBody(BaseModel):
-    detail: list[FieldError]
-
-
-class Check(BaseModel):
-    ok: bool
-    detail: str = ""
-
-
-class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
-    checks: dict[str, Check]
-
-
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-
-
-class StoredEvent(BaseModel):
-    run_id: str
-    seq: int
-    type: str
-    at: str
-    data: dict[str, Any]
-
-
-def _change_model() -> type[BaseModel]:
-    """Every live mode, optional: a PUT /settings body is a partial change (or a preset)."""
-    fields: dict[str, Any] = {
-        "preset": (PresetName, Field(None, description="Switch every mode to this preset first"))
-    }
-    for name, info in EngineSettings.model_fields.items():
-        if name in {"version", "preset"}:
-            continue
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-        # default None = "unchanged"; null is accepted only where the mode itself allows None
-        fields[name] = (annotation, Field(None, description=info.description))
-    config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
-    return create_model("SettingsChange", __config__=config, **fields)
-
-
-SettingsChange = _change_model()
-
-E422: dict[int | str, dict[str, Any]] = {422: {"model": ValidationErrorBody, "description": "Invalid input"}}
-E404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "Unknown run"}}
-E429: dict[int | str, dict[str, Any]] = {
-    429: {
-        "model": ErrorBody,
-        "description": "Overloaded: retry later",
-        "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
-    },
-}
-E50x: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorBody, "description": "The model call failed"},
-    503: {"model": ErrorBody, "description": "A backend (store, cache) is unavailable"},
-}
-EMULATED = {
-    EMULATED_HEADER: {
-        "description": "`true` when latency in this run was emulated",
-        "schema": {"type": "string"},
-    }
-}
 
 
 # ---- the app ---------------------------------------------------------------------------------------
@@ -131,8 +64,18 @@ class ApiState:
 
     def __init__(self, settings: Settings, engine: Any, sync: SettingsSync | None) -> None:
         self.settings, self.engine, self.sync = settings, engine, sync
+        self.queue_conn: Any = None
+        """The Redis client async runs are queued with; opened on first use, closed at shutdown."""
+
+    async def aclose(self) -> None:
+        if self.sync is not None:
+            await self.sync.aclose()
+        if self.queue_conn is not None:
+            await self.queue_conn.aclose()
+        await self.engine.aclose()
 
     async def before_run(self) -> None:
+        # free while the settings subscription is up; never raises (last known settings)
         if self.sync is not None:
             await self.sync.refresh(self.engine)
 
@@ -154,17 +97,16 @@ def create_app(
 
         sync = SettingsSync.from_url(settings.redis_url) if settings.redis_url else None
         local = engine_settings or EngineSettings()
-        shared = await sync.seed(local) if sync is not None else local
-        engine = await open_engine(build or (lambda: build_components(settings)), shared)
+        shared = await sync.seed(local) if sync is not None else local  # Redis down: local
+        engine = await open_engine(build or (lambda: build_components(settings, role="api")), shared)
         if sync is not None:
+            sync.on_degraded = engine.c.metrics.degraded
             sync.start(engine)
         app.state.api = ApiState(settings, engine, sync)
         try:
             yield
         finally:
-            if sync is not None:
-                await sync.aclose()
-            await engine.aclose()
+            await app.state.api.aclose()
 
     app = FastAPI(
         title="ResearchOps",
@@ -172,7 +114,8 @@ def create_app(
         lifespan=lifespan,
         description="Research workflows over local documentation, with live engine modes.",
     )
-    _errors(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    install_errors(app)
     _routes(app)
     _document_sources(app, settings.sources)
     return app
@@ -211,55 +154,17 @@ def _require_operator(
 ) -> None:
     token = _api(request).settings.operator_token
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise _Http(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+        raise HttpError(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
     if not token:
-        raise _Http(403, "settings changes are disabled: no operator token is configured")
+        raise HttpError(403, "settings changes are disabled: no operator token is configured")
     if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-        raise _Http(403, "wrong operator token")
+        raise HttpError(403, "wrong operator token")
 
 
-class _Http(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        self.status, self.detail, self.headers = status, detail, headers
-
-
-def _errors(app: FastAPI) -> None:
-    @app.exception_handler(_Http)
-    async def http(_r: Request, exc: _Http) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
-
-    @app.exception_handler(InvalidInput)
-    async def invalid(_r: Request, exc: InvalidInput) -> JSONResponse:
-        detail = [
-            {"loc": ["body", *str(e["field"]).split(".")], "msg": e["message"], "type": "value_error"}
-            for e in exc.errors
-        ]
-        return JSONResponse({"detail": detail}, 422)
-
-    @app.exception_handler(Overloaded)
-    async def overloaded(_r: Request, exc: Overloaded) -> JSONResponse:
-        retry = str(max(1, math.ceil(exc.retry_after)))
-        return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": retry})
-
-    @app.exception_handler(RunNotFound)
-    async def not_found(_r: Request, exc: RunNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 404)
-
-    @app.exception_handler(ResearchOpsError)
-    async def failed(_r: Request, exc: ResearchOpsError) -> JSONResponse:
-        status = (
-            502
-            if isinstance(exc, ModelError)
-            else 503
-            if isinstance(exc, StoreError | CacheBackendError)
-            else 500
-        )
-        return JSONResponse({"detail": str(exc)}, status)
-
-
-def _result_response(result: ResearchResult) -> JSONResponse:
+def _result_response(result: ResearchResult) -> Response:
     headers = {EMULATED_HEADER: "true"} if result.emulated else {}
-    return JSONResponse(result.model_dump(mode="json"), headers=headers)
+    # pydantic-core renders JSON in Rust: no dict round trip
+    return Response(result.model_dump_json(), headers=headers, media_type="application/json")
 
 
 def _routes(app: FastAPI) -> None:
@@ -270,6 +175,7 @@ def _routes(app: FastAPI) -> None:
         responses={
             200: {"headers": EMULATED},
             202: {"model": RunAccepted, "description": "Accepted"},
+            **E413,
             **E422,
             **E429,
             **E50x,
@@ -283,7 +189,7 @@ def _routes(app: FastAPI) -> None:
         """Answer a research question (or, with ``?async=true``, start it and return its run id)."""
         await api.before_run()
         if run_async:
-            return JSONResponse(RunAccepted(run_id=api.engine.submit(query)).model_dump(), 202)
+            return JSONResponse(RunAccepted(run_id=await _start_async(api, query)).model_dump(), 202)
         return _result_response(await api.engine.run(query))
 
     @app.get(
@@ -299,7 +205,7 @@ def _routes(app: FastAPI) -> None:
         except RunNotFound:
             record = await _stored_record(api, run_id)
         headers = {EMULATED_HEADER: "true"} if record.result is not None and record.result.emulated else {}
-        return JSONResponse(record.model_dump(mode="json"), headers=headers)
+        return Response(record.model_dump_json(), headers=headers, media_type="application/json")
 
     @app.get(
         "/runs/{run_id}/events",
@@ -310,7 +216,7 @@ def _routes(app: FastAPI) -> None:
     async def run_events(run_id: RUN_ID, api: Api) -> Any:
         """The run's stored events, in order."""
         store = _store(api)
-        return [e.model_dump(mode="json") for e in await store.events(run_id)]
+        return json_response([e.model_dump(mode="json") for e in await store.events(run_id)])
 
     @app.get("/settings", response_model=EngineSettings, tags=["settings"])
     async def get_settings(api: Api) -> EngineSettings:
@@ -361,11 +267,32 @@ def _routes(app: FastAPI) -> None:
         responses={503: {"model": Readiness, "description": "A dependency is down"}},
     )
     async def readyz(api: Api) -> Any:
-        """Redis (cache, queue, settings) and the run store answer."""
+        """Redis (cache, queue, settings) and the run store answer; ``degraded`` lists what runs on
+        its fallback. Still 200 when degraded: this process answers questions either way."""
         checks = await _readiness(api)
-        ready = all(c.ok for c in checks.values())
-        body = Readiness(status="ready" if ready else "not ready", checks=checks)
-        return JSONResponse(body.model_dump(), 200 if ready else 503)
+        degraded = _degraded(api, checks)
+        body = Readiness(status="degraded" if degraded else "ready", checks=checks, degraded=degraded)
+        return json_response(body.model_dump(), 200)
+
+
+async def _start_async(api: ApiState, query: ResearchQuery) -> str:
+    """An async run: on the worker pool through the queue when configured, else in this engine.
+
+    The worker records the run in the run store, where ``GET /runs/{id}`` finds it."""
+    settings = api.settings
+    if settings.async_runs != "workers" or not settings.redis_url:
+        return str(api.engine.submit(query))
+    from redis.asyncio import Redis
+
+    from core.models import new_id
+    from core.queue import submit_run
+
+    conn = api.queue_conn
+    if conn is None:  # one client (a connection pool) per API process, opened on first use
+        conn = api.queue_conn = Redis.from_url(settings.redis_url)
+    run_id = new_id()
+    await submit_run(conn, query, run_id)
+    return run_id
 
 
 def _store(api: ApiState) -> Any:
@@ -398,7 +325,29 @@ async def _stored_record(api: ApiState, run_id: str) -> RunRecord:
     )
 
 
-async def _readiness(api: ApiState, timeout_s: float = 2.0) -> dict[str, Check]:
+def _degraded(api: ApiState, checks: dict[str, Check]) -> list[str]:
+    """Components running on a fallback now: from the probes and from the components' own state."""
+    out: list[str] = []
+    if api.sync is not None and (api.sync.degraded or not checks.get("redis", Check(ok=True)).ok):
+        out.append("settings")
+    cache = api.engine.c.cache
+    if (
+        cache is not None
+        and cache.l2 is not None
+        and (cache.l2_degraded or not checks.get("cache", Check(ok=True)).ok)
+    ):
+        out.append("cache")
+    if "queue" in checks and not checks["queue"].ok:
+        out.append("queue")
+    writer = api.engine.c.events
+    if (writer is not None and getattr(writer, "degraded", False)) or not checks.get(
+        "store", Check(ok=True)
+    ).ok:
+        out.append("store")
+    return out
+
+
+async def _readiness(api: ApiState, timeout_s: float = 1.0) -> dict[str, Check]:
     async def probe(name: str, check: Any) -> tuple[str, Check]:
         try:
             detail = await asyncio.wait_for(check(), timeout_s)
@@ -426,6 +375,16 @@ async def _readiness(api: ApiState, timeout_s: float = 2.0) -> dict[str, Check]:
             )
 
         probes += [probe("redis", redis_ok), probe("queue", queue_ok)]
+    cache = api.engine.c.cache
+    if cache is not None and cache.l2 is not None and hasattr(cache.l2, "ping"):
+        l2 = cache.l2
+
+        async def cache_ok() -> str:
+            if not await l2.ping():
+                raise CacheBackendError(f"{l2.name} L2 does not answer: serving from L1 only")
+            return f"{l2.name} L2 answers"
+
+        probes.append(probe("cache", cache_ok))
     store = api.engine.c.store
     if store is not None:
 
