@@ -18,6 +18,7 @@ from core.config import EngineSettings, LatencyProfile
 from core.errors import SourceError, SourceTimeout
 from core.runctx import RunContext, current_run
 from core.validation import Validator
+from core.workflow import merge
 from core.workflow.state import ResearchState, SearchTask
 
 Node = Callable[[Any], Awaitable[dict[str, Any]]]
@@ -198,7 +199,7 @@ def make_analyze(deps: WorkflowDeps) -> Node:
         max_sources = query["max_sources"]
         validator = deps.validator(ctx.settings)
         candidates = []
-        for doc in shortlist(state.get("hits", []), limit=max(3 * max_sources, 10)):
+        for doc in merge.shortlist(state.get("hits", []), limit=max(3 * max_sources, 10)):
             with ctx.span("validation"):
                 text = validator.text(doc)
             if text is not None:
@@ -224,6 +225,7 @@ def make_analyze(deps: WorkflowDeps) -> Node:
                 "snippet": c["text"][:SNIPPET_CHARS],
                 "relevance": round(float(rel), 4),
                 "score": round(float(c["score"]), 4),
+                "also_in": c.get("also_in", []),
             }
             for rel, c in scored[:max_sources]
         ]

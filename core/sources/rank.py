@@ -1,0 +1,153 @@
+"""Hybrid ranking: BM25 and embedding similarity fused with an API-aware prior, on one absolute scale.
+
+Per chunk, at build time (pure functions of the corpus, never of expected answers):
+
+- ``prior``: what kind of text it is. A public callable's or class's own documentation is the
+  reference (0); a module or package overview (-0.04), a name filed deep inside a framework's
+  internals (``streamlit.elements.widgets...``, -0.02 per level past two), a private ``_name``
+  (-0.10), a README section (-0.03), a changelog / release-notes section (-0.18), a test (-0.15);
+  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own).
+- ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
+- ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
+
+Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
+matched once in an average-length chunk; unknown query words count against it), the cosine of the
+query's and the chunk's embeddings (``sim``), how many query stems the name contains (``name``)
+and the lead contains (``lead``). Candidates are the BM25 and the semantic top lists; the score is
+a weighted blend (weights tuned on ``bench/quality.py``) plus the prior, in [0, 1], comparable
+across sources.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.sources.text import tokenize
+
+W_BM, W_SEM, W_NAME, W_LEAD = 0.30, 0.35, 0.22, 0.13
+BM_CANDIDATES, SEM_CANDIDATES = 40, 20
+
+_CHANGELOG = re.compile(
+    r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
+    r"^(added|fixed|changed|removed|deprecated|security|breaking changes?)$",
+    re.I,
+)
+_TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
+_FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
+_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+_FIRST_WORD = re.compile(r"[\s.]")
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """The query-independent ranking features of one chunk (saved with the index)."""
+
+    prior: float
+    name: str
+    lead: tuple[str, ...]
+
+
+def lead_text(text: str, words: int = 40) -> str:
+    """The first sentence of a text after its signature line (at most ``words`` words)."""
+    body = _SIGNATURE.sub("", text, count=1).strip()
+    first = _FIRST_SENTENCE.split(body, maxsplit=1)[0]
+    return " ".join(first.split()[:words])
+
+
+def embed_text(title: str, text: str) -> str:
+    """What a chunk's embedding is computed from: its name's words and its opening."""
+    name = " ".join(re.split(r"[._#/:\-\s]+", title.split(" / ")[-1] if " / " in title else title)[-3:])
+    body = _SIGNATURE.sub("", text, count=1)
+    return f"{name}. {' '.join(body.split()[:60])}"
+
+
+def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[str]) -> list[Features]:
+    """The prior, name and lead of every chunk of one corpus."""
+    # A dotted title others are filed under is a module/package (or a class, told apart by case).
+    parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
+    out = []
+    for title, location, text in zip(titles, locations, texts, strict=True):
+        out.append(_features(title, location, text, parents))
+    return out
+
+
+def _features(title: str, location: str, text: str, parents: set[str]) -> Features:
+    prior = 0.0
+    is_api = " " not in title and not _FILE.search(location) and not location.startswith("pypi:")
+    if location.startswith("pypi:"):
+        heading = title.split(" / ", 1)[1] if " / " in title else ""
+        prior -= 0.03
+        if heading and _CHANGELOG.search(heading.strip()):
+            prior -= 0.18
+    elif _FILE.search(location):
+        heading = title.split(" / ", 1)[1] if " / " in title else ""
+        if heading and _CHANGELOG.search(heading.strip()):
+            prior -= 0.18
+    if is_api:
+        parts = title.split(".")
+        if title in parents and parts[-1][:1].islower():
+            prior -= 0.04  # a module overview: about many things, the answer to few
+        prior -= 0.02 * max(0, len(parts) - 3)
+        if any(p.startswith("_") and p != "__init__" for p in location.split(".")):
+            prior -= 0.10
+    if _TEST.search(location.lower()):
+        prior -= 0.15
+    words = len(_SIGNATURE.sub("", text, count=1).split())
+    if words < 12:
+        prior -= 0.05 * (12 - words) / 12
+    if " / " in title:  # a section: its document's first word (file stem, distribution) and heading
+        base, heading = title.split(" / ", 1)
+        name = f"{_FIRST_WORD.split(base, maxsplit=1)[0]} {heading}".lower()
+    else:
+        name = " ".join(re.split(r"[._#/:\-\s]+", title)[-2:]).lower()
+    return Features(round(prior, 4), name, tuple(sorted(set(tokenize(lead_text(text))))))
+
+
+def query_idf(num_docs: int, doc_freqs: Sequence[int], unknown: int) -> float:
+    """Total Lucene IDF of a query's terms; a term not in the corpus counts as the rarest."""
+    total = sum(math.log(1 + (num_docs - df + 0.5) / (df + 0.5)) for df in doc_freqs)
+    return total + unknown * math.log(1 + (num_docs + 0.5) / 0.5)
+
+
+def candidates(bm25: np.ndarray | None, sims: np.ndarray | None) -> np.ndarray:
+    """Indexes of the BM25 top list (positive scores) and the semantic top list, without repeats."""
+    picks = []
+    if bm25 is not None and len(bm25):
+        n = min(BM_CANDIDATES, len(bm25))
+        top = np.argpartition(-bm25, n - 1)[:n]
+        picks.append(top[bm25[top] > 0])
+    if sims is not None and len(sims):
+        n = min(SEM_CANDIDATES, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]
+        picks.append(top[sims[top] > 0])
+    return np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
+
+
+def name_match(stems: Sequence[str], name: str) -> float:
+    """Share of the query's stems found inside the documented name (``iso`` in ``fromisoformat``)."""
+    if not stems:
+        return 0.0
+    return sum(1 for s in stems if len(s) >= 3 and s in name) / len(stems)
+
+
+def lead_match(stems: Sequence[str], lead: Sequence[str]) -> float:
+    if not stems:
+        return 0.0
+    lead_set = set(lead)
+    return sum(1 for s in stems if s in lead_set) / len(stems)
+
+
+def blend(bm: float, sim: float, name: float, lead: float, prior: float) -> float:
+    """The fused score of one candidate, in [0, 1].
+
+    >>> blend(1.0, 1.0, 1.0, 1.0, 0.0)
+    1.0
+    """
+    score = W_BM * min(1.0, bm) + W_SEM * max(0.0, sim) + W_NAME * name + W_LEAD * lead + prior
+    return round(min(1.0, max(0.0, score)), 4)
