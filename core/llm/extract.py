@@ -17,8 +17,8 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 MAX_TERMS = 12
-MAX_SENTENCES = 5
-MIN_SENTENCES = 2
+MAX_SENTENCES = 3
+"""Prose sentences in a summary: the answer, then one or two of how/why."""
 MAX_SENTENCE_WORDS = 40
 TOP_FINDINGS = 5
 
@@ -130,6 +130,19 @@ def _raw_sources(candidates: list[dict[str, Any]]) -> dict[str, float]:
     return {s: b for s, b in best.items() if b > 1.0}
 
 
+def short_title(title: str) -> str:
+    """A title without a README's distribution summary: ``name version — summary / Heading`` ->
+    ``name version Heading`` (the summary repeats in every section's title; it says nothing of one).
+
+    >>> short_title("httpx 0.28 — The next generation HTTP client. / Async")
+    'httpx 0.28 Async'
+    """
+    if " — " not in title:
+        return title
+    name, rest = title.split(" — ", 1)
+    return f"{name} {rest.split(' / ', 1)[1]}" if " / " in rest else name
+
+
 def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]]) -> list[float]:
     """One 0-1 score per candidate, from its retrieval score and the key terms in its lead and title.
 
@@ -141,7 +154,7 @@ def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]])
 
     >>> relevance("gather coroutines", [], [{"title": "gather", "text": "gather coroutines", "score": 0.8},
     ...                                     {"title": "json", "text": "encode json", "score": 0.3}])
-    [0.81, 0.21]
+    [0.79, 0.24]
     """
     query = _query_stems(question, terms)
     n = len(query) or 1
@@ -149,14 +162,14 @@ def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]])
     out = []
     for c in candidates:
         text = str(c.get("text") or c.get("snippet") or "")
-        title = stems(str(c.get("title", "")))
+        title = stems(short_title(str(c.get("title", ""))))
         lead_stems = stems(lead(text)) | title
         lead_hit = len(query & lead_stems) / n
         title_hit = len(query & title) / n
         retrieval = max(0.0, float(c.get("score") or 0.0))
         top = raw.get(c.get("source", ""))
         if top is None:
-            score = 0.70 * retrieval + 0.20 * lead_hit + 0.10 * title_hit
+            score = 0.80 * retrieval + 0.10 * lead_hit + 0.10 * title_hit
         else:
             coverage = len(query & (stems(text) | title)) / n
             score = 0.40 * coverage + 0.25 * lead_hit + 0.10 * title_hit + 0.25 * retrieval / top
@@ -164,6 +177,8 @@ def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]])
     return out
 
 
+CUT_CHARS = 590
+"""Snippets this long were cut from a longer text (the workflow keeps 600 characters)."""
 _CITATION_LIKE = re.compile(r"\[(\d+)\]")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
@@ -174,8 +189,12 @@ def _sentences(snippet: str) -> list[str]:
     """Prose sentences of a snippet (code blocks, doctests and badges left out), links kept as
     Markdown; a bracketed number that would read as a citation becomes ``(n)``."""
     prose = _DOCTEST.sub("\n\n", _FENCE.sub("\n\n", _IMAGE.sub("", snippet)))
+    prose = prose.split("```", 1)[0]  # a code block the snippet's cut left open
+    pieces = _SENTENCE_SPLIT.split(prose)
+    if len(snippet) >= CUT_CHARS and pieces and not pieces[-1].rstrip().endswith((".", "!", "?", ")", "`")):
+        pieces.pop()  # the fragment where the snippet was cut
     out = []
-    for raw in _SENTENCE_SPLIT.split(prose):
+    for raw in pieces:
         sentence = _SPACE.sub(" ", raw).strip(" -*#>")
         words = sentence.split()
         # Code lines and fragments make poor summary sentences.
@@ -269,20 +288,23 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     example = code_example(snippet)
     if example and confidence >= NO_MATCH_CONFIDENCE:
         pieces.append(f"For example:\n\n```python\n{example}\n```\n")
-    # MMR over the sentences of the top findings: on-topic first, unlike what is already said.
+    # MMR over the top finding's other sentences and those of findings nearly as relevant:
+    # on the question's terms first, unlike what is already said.
     pool: list[tuple[float, int, str]] = []
     for rank, i in enumerate(ranked[:TOP_FINDINGS]):
         r = float(findings[i].get("relevance") or 0.0)
-        if i != top_i and (r < LOW_RELEVANCE or r < 0.6 * rel[0]):
-            continue  # a weak finding's sentences would be off the question
+        if i != top_i and (r < LOW_RELEVANCE or r < 0.85 * rel[0]):
+            continue  # a weaker finding's sentences drift off the question
         body = own[1:] if i == top_i else _sentences(str(findings[i].get("snippet") or findings[i].get("text") or ""))
         for sentence in body:
             overlap = len(query & stems(sentence)) / len(query) if query else 0.0
-            if overlap > 0:
-                pool.append((overlap + 0.3 * r - 0.02 * rank, i, sentence))
-    said = [set(stems(s)) for _, s in picked] + [stems(first)]
+            if overlap > 0 and (i == top_i or overlap >= 0.34):
+                pool.append((overlap + 0.3 * r - 0.05 * rank, i, sentence))
+    said = [stems(s) for _, s in picked] + [stems(first)]
     seen_text = {_norm(s) for _, s in picked}
-    while pool and len(pieces) < MAX_SENTENCES:
+    prose = 1
+    while pool and prose < MAX_SENTENCES:
+
         def mmr(item: tuple[float, int, str]) -> float:
             st = stems(item[2])
             redundancy = max((len(st & d) / (len(st | d) or 1) for d in said), default=0.0)
@@ -296,8 +318,9 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
         said.append(stems(best[2]))
         picked.append((best[1], best[2]))
         pieces.append(_cite(best[2], best[1] + 1))
+        prose += 1
     if len(pieces) == 2 and pieces[1].startswith("For example"):
         pieces.append(_cite("The example above is from the same documentation", top_i + 1))
-    text = " ".join(p if p.endswith("\n") else p for p in pieces).replace("\n ", "\n")
+    text = " ".join(pieces).replace("\n ", "\n")
     cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]\.", text)})
     return {"text": text, "confidence": confidence, "cited": cited}

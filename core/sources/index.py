@@ -50,9 +50,18 @@ FORMAT = 2
 # changing the documents, so their code and the model's identity are part of every version hash:
 # editing them rebuilds the indexes (and so changes every cache key).
 _HERE = Path(__file__)
+_SHAPING = (
+    "index.py",
+    "text.py",
+    "rank.py",
+    "semantic.py",
+    "markup.py",
+    "readers.py",
+    "stdlib.py",
+    "packages.py",
+)
 CODE_HASH = xxhash.xxh3_64(
-    b"".join(_HERE.with_name(f).read_bytes() for f in ("index.py", "text.py", "rank.py", "semantic.py"))
-    + semantic.MODEL_ID.encode()
+    b"".join(_HERE.with_name(f).read_bytes() for f in _SHAPING) + semantic.MODEL_ID.encode()
 ).hexdigest()
 
 
@@ -226,10 +235,17 @@ class CorpusIndex:
             if score > 0:
                 scored.append((score, i))
         scored.sort(key=lambda p: (-p[0], p[1]))
-        return [
-            Hit(c.doc_id, c.title, c.location, c.text, score)
-            for score, c in ((s, self.chunks[i]) for s, i in scored[:k])
-        ]
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for score, i in scored:
+            c = self.chunks[i]
+            if _COLLAPSE and c.location in seen:
+                continue  # one hit per document: its best chunk
+            seen.add(c.location)
+            hits.append(Hit(c.doc_id, c.title, c.location, c.text, score))
+            if len(hits) == k:
+                break
+        return hits
 
     def search_bm25(self, query: str, k: int) -> list[Hit]:
         """The ``k`` best chunks by BM25 alone (raw scores), best first: the baseline the quality
@@ -264,6 +280,9 @@ def _embed(chunks: list[Chunk]) -> np.ndarray:
 
 def _features(chunks: list[Chunk]) -> list[rank.Features]:
     return rank.features([c.title for c in chunks], [c.location for c in chunks], [c.text for c in chunks])
+
+
+_COLLAPSE = True
 
 
 @lru_cache(maxsize=256)

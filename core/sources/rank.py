@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,14 +30,18 @@ import numpy as np
 
 from core.sources.text import tokenize
 
-W_BM, W_SEM, W_NAME, W_LEAD = 0.30, 0.35, 0.22, 0.13
+W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 BM_CANDIDATES, SEM_CANDIDATES = 40, 20
+W_AUTHORITY, W_REFERENCE = 0.15, 0.05
+AUTHORITY_SATURATION = 30
+SECTION_AUTHORITY = 1.0
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
     r"^(added|fixed|changed|removed|deprecated|security|breaking changes?)$",
     re.I,
 )
+_MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\(")
 _TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
 _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
 _SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
@@ -67,17 +72,46 @@ def embed_text(title: str, text: str) -> str:
     return f"{name}. {' '.join(body.split()[:60])}"
 
 
+def mentions(texts: Sequence[str]) -> Counter[str]:
+    """How many texts mention each name as code (in backticks, or called: ``name(``), counted once
+    per text, under its last part and under its last two parts (``Counter``, ``collections.Counter``).
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        names: set[str] = set()
+        for m in _MENTION.finditer(text):
+            parts = (m.group(1) or m.group(2)).strip(".").split(".")
+            names.add(parts[-1])
+            if len(parts) > 1:
+                names.add(".".join(parts[-2:]))
+        counts.update(names)
+    return counts
+
+
 def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[str]) -> list[Features]:
     """The prior, name and lead of every chunk of one corpus."""
     # A dotted title others are filed under is a module/package (or a class, told apart by case).
     parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
+    cited = mentions(texts)
     out = []
     for title, location, text in zip(titles, locations, texts, strict=True):
-        out.append(_features(title, location, text, parents))
+        out.append(_features(title, location, text, parents, cited))
     return out
 
 
-def _features(title: str, location: str, text: str, parents: set[str]) -> Features:
+def authority(title: str, cited: Counter[str]) -> float:
+    """0-1: how often the rest of the corpus refers to this name as code (a documented, used API).
+    A plain lower-case last part (``get``, ``encode``) only counts with its parent (``os.getenv``);
+    a distinctive one (``TTLCache``, ``stop_after_attempt``) also counts alone, at half weight."""
+    parts = title.split(".")
+    n = cited.get(".".join(parts[-2:]), 0) if len(parts) > 1 else 0
+    last = parts[-1]
+    if "_" in last.strip("_") or any(c.isupper() for c in last[1:]):
+        n += cited.get(last, 0) // 2
+    return min(1.0, math.log1p(n) / math.log1p(AUTHORITY_SATURATION))
+
+
+def _features(title: str, location: str, text: str, parents: set[str], cited: Counter[str]) -> Features:
     prior = 0.0
     is_api = " " not in title and not _FILE.search(location) and not location.startswith("pypi:")
     if location.startswith("pypi:"):
@@ -96,6 +130,11 @@ def _features(title: str, location: str, text: str, parents: set[str]) -> Featur
         prior -= 0.02 * max(0, len(parts) - 3)
         if any(p.startswith("_") and p != "__init__" for p in location.split(".")):
             prior -= 0.10
+        prior += W_AUTHORITY * authority(title, cited)
+        if "\nLibrary reference:\n" in text:
+            prior += W_REFERENCE  # the public API the Python docs describe
+    elif not location.startswith("pypi:"):
+        prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
     if _TEST.search(location.lower()):
         prior -= 0.15
     words = len(_SIGNATURE.sub("", text, count=1).split())

@@ -25,6 +25,7 @@ import xxhash
 from core.sources import collect
 from core.sources.index import Document, open_index
 from core.sources.indexed import IndexedSource
+from core.sources.markup import docstring_to_markdown
 from core.sources.reference import default_reference_dir, read_reference
 
 NAME = "stdlib"
@@ -59,7 +60,7 @@ def collect_documents(reference_dir: Path | None = None, timeout_s: float = 300.
     reference = read_reference(reference_dir) if reference_dir is not None else {}
     docs = []
     for d in collect.run_collector("stdlib", [], timeout_s):
-        text = d["text"]
+        text = docstring_to_markdown(d["text"])
         ref = reference.pop(d["title"], "")
         if ref:
             text = f"{text}\n\nLibrary reference:\n\n{ref}"
