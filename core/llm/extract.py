@@ -206,20 +206,25 @@ def _sentences(snippet: str) -> list[str]:
     return out
 
 
-def code_example(snippet: str) -> str:
-    """The first code example of a snippet (a fenced block or a doctest), or ``""``.
+def code_example(snippet: str, max_lines: int = 12) -> str:
+    """The first complete code example of a snippet (a closed fenced block, or a doctest in a
+    snippet that was not cut), at most ``max_lines`` lines, or ``""``.
 
     >>> code_example(">>> asyncio.run(main())")
     'asyncio.run(main())'
     """
     fence = _FENCE.search(snippet)
     if fence:
-        return fence.group(1).strip()
-    doctest = _DOCTEST.search(snippet)
-    if doctest:
-        lines = [ln.strip()[4:] for ln in doctest.group(0).splitlines() if ln.strip()]
-        return "\n".join(lines).strip()
-    return ""
+        code = fence.group(1).strip()
+    elif len(snippet) < CUT_CHARS and (doctest := _DOCTEST.search(snippet)):
+        code = "\n".join(ln.strip()[4:] for ln in doctest.group(0).splitlines() if ln.strip().startswith(">>>"))
+    else:
+        return ""
+    lines = code.splitlines()
+    # Text flattened from HTML runs a whole session into one line: not an example to show.
+    if not lines or len(lines) > max_lines or any(" >>> " in ln for ln in lines):
+        return ""
+    return code.strip()
 
 
 def _cite(sentence: str, n: int) -> str:

@@ -136,6 +136,9 @@ class CorpusIndex:
         self.name, self.version, self.chunks, self._bm25 = name, version, chunks, bm25
         self._emb = embeddings if embeddings is not None else _embed(chunks)
         self._features = features if features is not None else _features(chunks)
+        self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
+        self._names = [f.name for f in self._features]
+        self._leads = [frozenset(f.lead) for f in self._features]
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
         self.seconds = seconds
@@ -222,24 +225,17 @@ class CorpusIndex:
             idf = rank.query_idf(int(self._bm25.scores["num_docs"]), dfs, len(stems) - len(ids)) or 1.0
         # einsum, not @: BLAS would spread this small product over threads that cost more than it.
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
-        scored = []
-        for i in rank.candidates(bm, sims).tolist():
-            f = self._features[i]
-            score = rank.blend(
-                float(bm[i]) / idf if bm is not None else 0.0,
-                float(sims[i]),
-                rank.name_match(stems, f.name),
-                rank.lead_match(stems, f.lead),
-                f.prior,
-            )
-            if score > 0:
-                scored.append((score, i))
-        scored.sort(key=lambda p: (-p[0], p[1]))
+        cand = rank.candidates(bm, sims)
+        scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems)
+        order = np.lexsort((cand, -scores))
         hits: list[Hit] = []
         seen: set[str] = set()
-        for score, i in scored:
+        for j in order.tolist():
+            score, i = float(scores[j]), int(cand[j])
             c = self.chunks[i]
-            if _COLLAPSE and c.location in seen:
+            if score <= 0:
+                break
+            if c.location in seen:
                 continue  # one hit per document: its best chunk
             seen.add(c.location)
             hits.append(Hit(c.doc_id, c.title, c.location, c.text, score))
@@ -280,9 +276,6 @@ def _embed(chunks: list[Chunk]) -> np.ndarray:
 
 def _features(chunks: list[Chunk]) -> list[rank.Features]:
     return rank.features([c.title for c in chunks], [c.location for c in chunks], [c.text for c in chunks])
-
-
-_COLLAPSE = True
 
 
 @lru_cache(maxsize=256)

@@ -175,18 +175,37 @@ def name_match(stems: Sequence[str], name: str) -> float:
     return sum(1 for s in stems if len(s) >= 3 and s in name) / len(stems)
 
 
-def lead_match(stems: Sequence[str], lead: Sequence[str]) -> float:
+def lead_match(stems: Sequence[str], lead: frozenset[str]) -> float:
+    """Share of the query's stems in the lead sentence."""
     if not stems:
         return 0.0
-    lead_set = set(lead)
-    return sum(1 for s in stems if s in lead_set) / len(stems)
+    return sum(1 for s in stems if s in lead) / len(stems)
+
+
+def score(
+    cand: np.ndarray,
+    bm25: np.ndarray | None,
+    idf: float,
+    sims: np.ndarray,
+    prior: np.ndarray,
+    names: Sequence[str],
+    leads: Sequence[frozenset[str]],
+    stems: Sequence[str],
+) -> np.ndarray:
+    """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``)."""
+    n = len(cand)
+    bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
+    name = np.fromiter((name_match(stems, names[i]) for i in cand.tolist()), dtype=np.float64, count=n)
+    lead = np.fromiter((lead_match(stems, leads[i]) for i in cand.tolist()), dtype=np.float64, count=n)
+    fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
+    return np.round(np.clip(fused, 0.0, 1.0), 4)
 
 
 def blend(bm: float, sim: float, name: float, lead: float, prior: float) -> float:
-    """The fused score of one candidate, in [0, 1].
+    """The fused score of one candidate, in [0, 1]: the weighted signals plus the prior.
 
     >>> blend(1.0, 1.0, 1.0, 1.0, 0.0)
     1.0
     """
-    score = W_BM * min(1.0, bm) + W_SEM * max(0.0, sim) + W_NAME * name + W_LEAD * lead + prior
-    return round(min(1.0, max(0.0, score)), 4)
+    fused = W_BM * min(1.0, bm) + W_SEM * max(0.0, sim) + W_NAME * name + W_LEAD * lead + prior
+    return round(min(1.0, max(0.0, fused)), 4)

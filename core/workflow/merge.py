@@ -2,9 +2,14 @@
 
 The same text is often indexed more than once: a package's README and the same file in the docs
 folder, a class's method and the mixin that defines it, a function re-exported under two names.
-Two hits are the same finding when their openings share most word 3-grams (Jaccard >= 0.5, or
-the shorter one's 3-grams lie >= 80% inside the other's); the better-scored one stays and lists
+Two hits are the same finding when their openings (first ``OPENING_WORDS`` words) share most word
+3-grams (Jaccard >= 0.5, or >= 80% of the shorter one's); the better-scored one stays and lists
 the other's location in ``also_in``.
+
+Comparing every pair would cost more than the search, so each opening is sketched by a few
+content-defined anchors (6-word windows starting at words picked by their own letters;
+shifting the text by a heading or a signature line does not move them), and only hits sharing an
+anchor are compared.
 """
 
 from __future__ import annotations
@@ -12,16 +17,34 @@ from __future__ import annotations
 import re
 from typing import Any
 
-OPENING_WORDS = 80
+OPENING_WORDS = 48
+ANCHOR_EVERY = 4
+ANCHOR_SCAN = 30
 _WORD = re.compile(r"\w+")
 
-
-def _grams(text: str) -> frozenset[int]:
-    words = _WORD.findall(text.lower())[:OPENING_WORDS]
-    return frozenset(hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2))
+Grams = frozenset[tuple[str, str, str]]
 
 
-def same_text(a: frozenset[int], b: frozenset[int]) -> bool:
+def _words(text: str) -> list[str]:
+    # ~8 characters a word is plenty to read OPENING_WORDS words.
+    return _WORD.findall(text[: OPENING_WORDS * 8].lower())[:OPENING_WORDS]
+
+
+def _grams(text: str) -> Grams:
+    words = _words(text)
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
+
+
+def _anchors(words: list[str]) -> set[tuple[str, ...]]:
+    found = {
+        tuple(words[i : i + 6])
+        for i in range(min(len(words), ANCHOR_SCAN) - 5)
+        if (len(words[i]) + ord(words[i][0])) % ANCHOR_EVERY == 0
+    }
+    return found or {tuple(words[:6])}
+
+
+def same_text(a: Grams, b: Grams) -> bool:
     """Near-duplicate openings (see the module docstring)."""
     if not a or not b:
         return False
@@ -50,23 +73,25 @@ def shortlist(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     scale = comparable(hits)
     ranked = sorted(hits, key=lambda h: -float(h["score"]) / scale[h["source"]])
     kept: list[dict[str, Any]] = []
-    grams: list[frozenset[int]] = []
-    owners: dict[int, list[int]] = {}  # 3-gram -> kept hits having it: compare only with those
+    grams: list[Grams] = []
+    owners: dict[tuple[str, ...], list[int]] = {}  # anchor -> kept hits having it
     for h in ranked:
-        g = _grams(str(h.get("text") or ""))
-        shared: dict[int, int] = {}
-        for x in g:
-            for j in owners.get(x, ()):
-                shared[j] = shared.get(j, 0) + 1
-        twin = next((kept[j] for j in sorted(shared) if same_text(g, grams[j])), None)
+        words = _words(str(h.get("text") or ""))
+        anchors = _anchors(words)
+        near = sorted({j for a in anchors for j in owners.get(a, ())})
+        g: Grams | None = None
+        twin = None
+        if near:
+            g = frozenset(zip(words, words[1:], words[2:], strict=False))
+            twin = next((kept[j] for j in near if same_text(g, grams[j])), None)
         if twin is not None:
             if h["location"] != twin["location"] and h["location"] not in twin["also_in"]:
                 twin["also_in"].append(h["location"])
             continue
         if len(kept) >= limit:
             continue  # still compared, so a duplicate of a kept hit is listed, not lost
-        for x in g:
-            owners.setdefault(x, []).append(len(kept))
+        for a in anchors:
+            owners.setdefault(a, []).append(len(kept))
+        grams.append(g if g is not None else frozenset(zip(words, words[1:], words[2:], strict=False)))
         kept.append({**h, "norm_score": float(h["score"]) / scale[h["source"]], "also_in": []})
-        grams.append(g)
     return kept
