@@ -268,7 +268,7 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     'Use `asyncio.gather`: Use gather to run many coroutines at once [1].'
     """
     if not findings:
-        return {"text": "No findings were retrieved for this question.", "confidence": 0.0, "cited": []}
+        return {"text": "No strong match: no findings were retrieved.", "confidence": 0.0, "cited": []}
     query = _query_stems(question, ())
     ranked = sorted(range(len(findings)), key=lambda i: -float(findings[i].get("relevance") or 0.0))
     rel = [float(findings[i].get("relevance") or 0.0) for i in ranked]

@@ -216,10 +216,14 @@ class CorpusIndex:
         stems = list(dict.fromkeys(tokenize(query)))
         bm: np.ndarray | None = None
         idf = 1.0
-        if self._bm25 is not None and stems:
+        if not stems:
+            return []  # only stopwords: nothing to look for
+        if self._bm25 is not None:
             ids = self._bm25.get_tokens_ids(stems)
-            if ids:
-                bm = self._bm25.get_scores_from_ids(ids)
+            if not ids:
+                # No query word occurs in the corpus: similarity alone would match noise.
+                return []
+            bm = self._bm25.get_scores_from_ids(ids)
             indptr = self._bm25.scores["indptr"]
             dfs = [int(indptr[i + 1] - indptr[i]) for i in ids]
             idf = rank.query_idf(int(self._bm25.scores["num_docs"]), dfs, len(stems) - len(ids)) or 1.0
@@ -227,20 +231,28 @@ class CorpusIndex:
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         cand = rank.candidates(bm, sims)
         scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems)
-        order = np.lexsort((cand, -scores))
+        # One hit per document, its best chunk; a document whose other chunks match too is more
+        # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
+        best: dict[str, tuple[float, int, float]] = {}
+        for score, i in zip(scores.tolist(), cand.tolist(), strict=True):
+            loc = self.chunks[i].location
+            top = best.get(loc)
+            if top is None:
+                best[loc] = (score, i, 0.0)
+            elif score > top[0]:
+                best[loc] = (score, i, top[0])
+            else:
+                best[loc] = (top[0], top[1], max(top[2], score))
+        ranked = sorted(
+            ((min(1.0, round(s1 + rank.W_SECOND * s2, 4)), i) for s1, i, s2 in best.values()),
+            key=lambda p: (-p[0], p[1]),
+        )
         hits: list[Hit] = []
-        seen: set[str] = set()
-        for j in order.tolist():
-            score, i = float(scores[j]), int(cand[j])
-            c = self.chunks[i]
+        for score, i in ranked[:k]:
             if score <= 0:
                 break
-            if c.location in seen:
-                continue  # one hit per document: its best chunk
-            seen.add(c.location)
+            c = self.chunks[i]
             hits.append(Hit(c.doc_id, c.title, c.location, c.text, score))
-            if len(hits) == k:
-                break
         return hits
 
     def search_bm25(self, query: str, k: int) -> list[Hit]:
@@ -271,7 +283,8 @@ class CorpusIndex:
 
 
 def _embed(chunks: list[Chunk]) -> np.ndarray:
-    return semantic.embed([rank.embed_text(c.title, c.text) for c in chunks])
+    ref = rank.reference_openings([c.location for c in chunks], [c.text for c in chunks])
+    return semantic.embed([rank.embed_text(c.title, c.text, ref.get(c.location, "")) for c in chunks])
 
 
 def _features(chunks: list[Chunk]) -> list[rank.Features]:

@@ -32,7 +32,8 @@ from core.sources.text import tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 BM_CANDIDATES, SEM_CANDIDATES = 40, 20
-W_AUTHORITY, W_REFERENCE = 0.15, 0.05
+W_SECOND = 0.15
+W_AUTHORITY, W_REFERENCE = 0.20, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 1.0
 
@@ -45,6 +46,8 @@ _MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[
 _TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
 _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
 _SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+_REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
+"""How ``core.sources.stdlib`` appends the Library Reference's text to a docstring."""
 _FIRST_WORD = re.compile(r"[\s.]")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
 
@@ -65,11 +68,29 @@ def lead_text(text: str, words: int = 40) -> str:
     return " ".join(first.split()[:words])
 
 
-def embed_text(title: str, text: str) -> str:
-    """What a chunk's embedding is computed from: its name's words and its opening."""
+def embed_text(title: str, text: str, reference: str = "") -> str:
+    """What a chunk's embedding is computed from: its name's words, its document's Library
+    Reference opening (``reference``) if any, and its own opening."""
     name = " ".join(re.split(r"[._#/:\-\s]+", title.split(" / ")[-1] if " / " in title else title)[-3:])
     body = _SIGNATURE.sub("", text, count=1)
-    return f"{name}. {' '.join(body.split()[:60])}"
+    lead = f"{reference} " if reference else ""
+    return f"{name}. {lead}{' '.join(body.split()[:60])}"
+
+
+def reference_openings(locations: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
+    """The Library Reference's opening sentence of each document that has one, by location
+    (the reference part may sit in a later chunk; it speaks for every chunk of its document)."""
+    whole: dict[str, list[str]] = {}
+    for location, text in zip(locations, texts, strict=True):
+        whole.setdefault(location, []).append(text)
+    out: dict[str, str] = {}
+    for location, parts in whole.items():
+        text = "\n\n".join(parts)  # a document's chunks, in order: the label may end one
+        m = _REFERENCE.search(text)
+        if m:
+            heading = f"{m.group(1)}: " if m.group(1) else ""
+            out[location] = heading + lead_text(text[m.end() :])
+    return out
 
 
 def mentions(texts: Sequence[str]) -> Counter[str]:
@@ -93,9 +114,10 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     # A dotted title others are filed under is a module/package (or a class, told apart by case).
     parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
     cited = mentions(texts)
+    reference = {loc: frozenset(tokenize(t)) for loc, t in reference_openings(locations, texts).items()}
     out = []
     for title, location, text in zip(titles, locations, texts, strict=True):
-        out.append(_features(title, location, text, parents, cited))
+        out.append(_features(title, location, text, parents, cited, reference.get(location)))
     return out
 
 
@@ -111,7 +133,14 @@ def authority(title: str, cited: Counter[str]) -> float:
     return min(1.0, math.log1p(n) / math.log1p(AUTHORITY_SATURATION))
 
 
-def _features(title: str, location: str, text: str, parents: set[str], cited: Counter[str]) -> Features:
+def _features(
+    title: str,
+    location: str,
+    text: str,
+    parents: set[str],
+    cited: Counter[str],
+    reference: frozenset[str] | None,
+) -> Features:
     prior = 0.0
     is_api = " " not in title and not _FILE.search(location) and not location.startswith("pypi:")
     if location.startswith("pypi:"):
@@ -131,7 +160,7 @@ def _features(title: str, location: str, text: str, parents: set[str], cited: Co
         if any(p.startswith("_") and p != "__init__" for p in location.split(".")):
             prior -= 0.10
         prior += W_AUTHORITY * authority(title, cited)
-        if "\nLibrary reference:\n" in text:
+        if reference is not None:
             prior += W_REFERENCE  # the public API the Python docs describe
     elif not location.startswith("pypi:"):
         prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
@@ -145,7 +174,10 @@ def _features(title: str, location: str, text: str, parents: set[str], cited: Co
         name = f"{_FIRST_WORD.split(base, maxsplit=1)[0]} {heading}".lower()
     else:
         name = " ".join(re.split(r"[._#/:\-\s]+", title)[-2:]).lower()
-    return Features(round(prior, 4), name, tuple(sorted(set(tokenize(lead_text(text))))))
+    lead = set(tokenize(lead_text(text)))
+    if reference:  # the Library Reference's own opening sentence is a lead too
+        lead |= reference
+    return Features(round(prior, 4), name, tuple(sorted(lead)))
 
 
 def query_idf(num_docs: int, doc_freqs: Sequence[int], unknown: int) -> float:
@@ -205,7 +237,7 @@ def blend(bm: float, sim: float, name: float, lead: float, prior: float) -> floa
     """The fused score of one candidate, in [0, 1]: the weighted signals plus the prior.
 
     >>> blend(1.0, 1.0, 1.0, 1.0, 0.0)
-    1.0
+    0.95
     """
     fused = W_BM * min(1.0, bm) + W_SEM * max(0.0, sim) + W_NAME * name + W_LEAD * lead + prior
     return round(min(1.0, max(0.0, fused)), 4)

@@ -240,7 +240,7 @@ def make_summary(deps: WorkflowDeps) -> Node:
         findings = state.get("findings", [])
         if not findings:
             return {
-                "summary": "No source returned evidence for this question.",
+                "summary": "No strong match: no source returned evidence for this question.",
                 "confidence": 0.0,
                 "cited": [],
             }
