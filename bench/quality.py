@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import re
 import sys
 import tempfile
@@ -114,16 +115,14 @@ def bm25_rows(sources: dict[str, Any], question: str) -> list[dict[str, Any]]:
 
 def calibration(rows: list[tuple[float, bool]]) -> str:
     out = [f"{'confidence':<12} {'n':>4} {'[1] right':>10}"]
-    for lo, hi in zip(BUCKETS, BUCKETS[1:], strict=False):
+    for lo, hi in itertools.pairwise(BUCKETS):
         sel = [ok for c, ok in rows if lo <= c < hi]
         share = f"{sum(sel) / len(sel):.0%}" if sel else "-"
         out.append(f"{lo:.1f}-{min(hi, 1.0):.1f}{'':<5} {len(sel):>4} {share:>10}")
     return "\n".join(out)
 
 
-async def run_set(
-    engine: Any, items: list[tuple[str, str | None]], verbose: bool
-) -> tuple[Tally, Tally]:
+async def run_set(engine: Any, items: list[tuple[str, str | None]], verbose: bool) -> tuple[Tally, Tally]:
     new, bm25 = Tally(), Tally()
     for question, pattern in items:
         result = await engine.run({"question": question, "max_sources": 10})

@@ -198,7 +198,11 @@ def _sentences(snippet: str) -> list[str]:
         sentence = _SPACE.sub(" ", raw).strip(" -*#>")
         words = sentence.split()
         # Code lines and fragments make poor summary sentences.
-        if len(words) < 4 or sentence.startswith((">>>", "...", "```")) or sum(w.isalpha() for w in words) < 3:
+        if (
+            len(words) < 4
+            or sentence.startswith((">>>", "...", "```"))
+            or sum(w.isalpha() for w in words) < 3
+        ):
             continue
         if len(words) > MAX_SENTENCE_WORDS:
             sentence = " ".join(words[:MAX_SENTENCE_WORDS]) + " ..."
@@ -217,7 +221,9 @@ def code_example(snippet: str, max_lines: int = 12) -> str:
     if fence:
         code = fence.group(1).strip()
     elif len(snippet) < CUT_CHARS and (doctest := _DOCTEST.search(snippet)):
-        code = "\n".join(ln.strip()[4:] for ln in doctest.group(0).splitlines() if ln.strip().startswith(">>>"))
+        code = "\n".join(
+            ln.strip()[4:] for ln in doctest.group(0).splitlines() if ln.strip().startswith(">>>")
+        )
     else:
         return ""
     lines = code.splitlines()
@@ -280,7 +286,9 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     label = f"`{name}`" if name else str(top.get("title") or top.get("location") or "the first finding")
     label = _CITATION_LIKE.sub(r"(\1)", label)
     opening = own[0] if own else ""
-    coverage = len(query & (stems(opening) | stems(str(top.get("title") or "")))) / len(query) if query else 0.0
+    coverage = (
+        len(query & (stems(opening) | stems(str(top.get("title") or "")))) / len(query) if query else 0.0
+    )
     confidence = confidence_of(rel[0], rel[1] if len(rel) > 1 else 0.0, coverage)
     verb = "Use" if name else "See"
     if confidence < NO_MATCH_CONFIDENCE:
@@ -300,7 +308,11 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
         r = float(findings[i].get("relevance") or 0.0)
         if i != top_i and (r < LOW_RELEVANCE or r < 0.85 * rel[0]):
             continue  # a weaker finding's sentences drift off the question
-        body = own[1:] if i == top_i else _sentences(str(findings[i].get("snippet") or findings[i].get("text") or ""))
+        body = (
+            own[1:]
+            if i == top_i
+            else _sentences(str(findings[i].get("snippet") or findings[i].get("text") or ""))
+        )
         for sentence in body:
             overlap = len(query & stems(sentence)) / len(query) if query else 0.0
             if overlap > 0 and (i == top_i or overlap >= 0.34):

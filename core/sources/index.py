@@ -50,7 +50,8 @@ FORMAT = 2
 # changing the documents, so their code and the model's identity are part of every version hash:
 # editing them rebuilds the indexes (and so changes every cache key).
 _HERE = Path(__file__)
-_SHAPING = (
+# The modules whose code shapes an index (chunks, features, embeddings, cleaned text).
+CORPUS_FILES = (
     "index.py",
     "text.py",
     "rank.py",
@@ -61,7 +62,7 @@ _SHAPING = (
     "packages.py",
 )
 CODE_HASH = xxhash.xxh3_64(
-    b"".join(_HERE.with_name(f).read_bytes() for f in _SHAPING) + semantic.MODEL_ID.encode()
+    b"".join(_HERE.with_name(f).read_bytes() for f in CORPUS_FILES) + semantic.MODEL_ID.encode()
 ).hexdigest()
 
 

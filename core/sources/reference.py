@@ -46,7 +46,7 @@ class _Entries(HTMLParser):
             self._pending = a["id"]
             self._sig = []
             if self._section:
-                self.sections.setdefault(a["id"], self._section)
+                self.sections.setdefault(str(a["id"]), self._section)
         elif tag in {"h1", "h2", "h3", "h4"}:
             self._heading = []
         elif tag == "dd":
