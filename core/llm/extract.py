@@ -179,6 +179,7 @@ def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]])
 
 CUT_CHARS = 590
 """Snippets this long were cut from a longer text (the workflow keeps 600 characters)."""
+_BULLET = re.compile(r"^(?:[-*+]\s+|\d+\.\s+|>\s*)+")
 _CITATION_LIKE = re.compile(r"\[(\d+)\]")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
@@ -195,7 +196,8 @@ def _sentences(snippet: str) -> list[str]:
         pieces.pop()  # the fragment where the snippet was cut
     out = []
     for raw in pieces:
-        sentence = _SPACE.sub(" ", raw).strip(" -*#>")
+        # A list item's marker and a heading's hashes go; Markdown emphasis stays balanced.
+        sentence = _BULLET.sub("", _SPACE.sub(" ", raw).strip()).strip(" #>")
         words = sentence.split()
         # Code lines and fragments make poor summary sentences.
         if (

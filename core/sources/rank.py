@@ -35,7 +35,8 @@ BM_CANDIDATES, SEM_CANDIDATES = 40, 20
 W_SECOND = 0.15
 W_AUTHORITY, W_REFERENCE = 0.20, 0.05
 AUTHORITY_SATURATION = 30
-SECTION_AUTHORITY = 1.0
+SECTION_AUTHORITY = 0.75
+TOPIC_PRIOR = -0.04
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
@@ -162,8 +163,10 @@ def _features(
         prior += W_AUTHORITY * authority(title, cited)
         if reference is not None:
             prior += W_REFERENCE  # the public API the Python docs describe
-    elif not location.startswith("pypi:"):
+    elif _FILE.search(location):
         prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
+    elif location.startswith("pydoc_data.topics."):
+        prior += TOPIC_PRIOR  # a language-reference topic: an overview of many things
     if _TEST.search(location.lower()):
         prior -= 0.15
     words = len(_SIGNATURE.sub("", text, count=1).split())
