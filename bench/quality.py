@@ -90,7 +90,8 @@ class Tally:
             if with_summary
             else f"{'-':>8} {'-':>7}{'-':>7}"
         )
-        return f"{name:<22} {len(self.ranks):>4} {h1:>7.0%} {h3:>7.0%} {mrr:>6.3f} {self.dups:>6} {extra}"
+        count = len(self.ranks) or self.unanswerable
+        return f"{name:<22} {count:>4} {h1:>7.0%} {h3:>7.0%} {mrr:>6.3f} {self.dups:>6} {extra}"
 
 
 HEADER = (
