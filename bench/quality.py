@@ -1,6 +1,7 @@
 """Answer quality: does the engine put the right API first, without duplicates, with a calibrated confidence?
 
-For every question of ``bench/quality_questions.py`` (own set, held-out set, unanswerable set) it
+For every question of ``bench/quality_questions.py`` (own set in tune and validate halves,
+held-out set, unanswerable set) it
 runs the whole engine (offline model, caches off) and, side by side, plain BM25 over the same
 indexes (each source's BM25 top hits, normalized by the source's best, merged: the ranking the
 engine had before hybrid retrieval). Prints hit@1, hit@3, MRR@10, duplicate findings in the top 5,
@@ -79,6 +80,16 @@ class Tally:
     said_no_match: int = 0
     calib: list[tuple[float, bool]] = field(default_factory=list)
 
+    @staticmethod
+    def sum(tallies: list[Tally]) -> Tally:
+        out = Tally()
+        for t in tallies:
+            out.ranks += t.ranks
+            out.calib += t.calib
+            out.dups += t.dups
+            out.repeats += t.repeats
+        return out
+
     def line(self, name: str, with_summary: bool) -> str:
         n = len(self.ranks) or 1
         h1 = sum(r == 1 for r in self.ranks) / n
@@ -91,11 +102,11 @@ class Tally:
             else f"{'-':>8} {'-':>7}{'-':>7}"
         )
         count = len(self.ranks) or self.unanswerable
-        return f"{name:<22} {count:>4} {h1:>7.0%} {h3:>7.0%} {mrr:>6.3f} {self.dups:>6} {extra}"
+        return f"{name:<26} {count:>4} {h1:>7.0%} {h3:>7.0%} {mrr:>6.3f} {self.dups:>6} {extra}"
 
 
 HEADER = (
-    f"{'':<22} {'n':>4} {'hit@1':>7} {'hit@3':>7} {'MRR':>6} {'dups5':>6} {'repeats':>8}"
+    f"{'':<26} {'n':>4} {'hit@1':>7} {'hit@3':>7} {'MRR':>6} {'dups5':>6} {'repeats':>8}"
     f" {'conf>=.5':>7} {'no-match':>7}"
 )
 
@@ -157,7 +168,8 @@ async def main(verbose: bool) -> None:
         engine = await open_engine(bench_settings(Path(tmp)), EngineSettings().updated(cache="off"))
         try:
             sets = {
-                "own": [(q, p) for q, p in OWN],
+                "own: tune": [(q, p) for q, p in OWN[0::2]],
+                "own: validate": [(q, p) for q, p in OWN[1::2]],
                 "held-out": [(q, p) for q, p in HELD_OUT],
                 "unanswerable": [(q, None) for q in UNANSWERABLE],
             }
@@ -165,8 +177,12 @@ async def main(verbose: bool) -> None:
         finally:
             await engine.aclose()
     print(HEADER)
-    for name in ("own", "held-out"):
+    for name in ("own: tune", "own: validate", "held-out"):
         new, bm25 = results[name]
+        if name == "held-out":
+            both = [results["own: tune"], results["own: validate"]]
+            print(Tally.sum([t[0] for t in both]).line("own: engine", True))
+            print(Tally.sum([t[1] for t in both]).line("own: plain BM25", False))
         print(new.line(f"{name}: engine", True))
         print(bm25.line(f"{name}: plain BM25", False))
     un = results["unanswerable"][0]

@@ -1,7 +1,9 @@
 """The quality bench's questions: (question, regex the right finding's title or location matches).
 
-``OWN`` is the set the ranking was tuned on; ``HELD_OUT`` was written at the same time, never used
-while tuning, and is reported apart. ``UNANSWERABLE`` questions have no right answer in the corpus:
+``OWN`` is the set the ranking is tuned on: the bench splits it into a tune half (even positions)
+and a validate half (odd positions), and a change is kept only if validate moves with tune.
+``HELD_OUT`` was written with the first half of ``OWN``, never used while tuning, and is reported
+apart. ``UNANSWERABLE`` questions have no right answer in the corpus:
 they check that confidence is low and the summary says so. A ``None`` pattern means unanswerable.
 """
 
@@ -92,6 +94,108 @@ OWN: list[tuple[str, str]] = [
     ("How do I write a closure with libffi?", r"Closure-Example\.html"),
     ("How do I get the CPU usage of a process with psutil?", r"psutil"),
     ("How do I limit the number of rows a SELECT returns?", r"SELECT\.txt"),
+    # second round (written later, before any tuning on them), varied phrasings
+    # stdlib
+    ("What function removes a single file?", r"^os\.(remove|unlink)$|^pathlib\.Path\.unlink$"),
+    ("Is there a way to sleep inside a coroutine without blocking?", r"^asyncio\.sleep$"),
+    ("list directory contents", r"^os\.(listdir|scandir)$|^pathlib\.Path\.iterdir$"),
+    ("How can I pretty-print a nested data structure?", r"^pprint\.(pprint|pformat|PrettyPrinter)"),
+    ("What gives me the current date and time?", r"^datetime\.datetime\.now$"),
+    ("How do I create a directory including missing parents?", r"^os\.makedirs$|^pathlib\.Path\.mkdir$"),
+    (
+        "Is there a way to get a dictionary with a default value for missing keys?",
+        r"^collections\.defaultdict",
+    ),
+    ("named tuple with fields", r"^collections\.namedtuple$|^typing\.NamedTuple$"),
+    (
+        "How do I move or rename a file?",
+        r"^shutil\.move$|^os\.(rename|replace)$|^pathlib\.Path\.(rename|replace)$",
+    ),
+    ("What function deserializes JSON from a string?", r"^json\.loads$"),
+    ("How do I pick a random element from a sequence?", r"^random\.(choice|Random\.choice)$"),
+    ("How can I get all permutations of a list?", r"^itertools\.permutations$"),
+    ("cartesian product of iterables", r"^itertools\.product$"),
+    ("How do I group consecutive items by a key?", r"^itertools\.groupby$"),
+    (
+        "How do I sort a list of dicts by a field?",
+        r"^operator\.(itemgetter|attrgetter)$|^sorted$|^list\.sort$",
+    ),
+    ("What converts a string into a list of shell-like tokens?", r"^shlex\.split$"),
+    ("How do I get the largest n items of a list?", r"^heapq\.nlargest$"),
+    ("How can I check if a string matches a regular expression at the start?", r"^re\.(match|fullmatch)$"),
+    ("Is there a function to compile a regular expression once for reuse?", r"^re\.compile$"),
+    ("How do I generate a UUID?", r"^uuid\.uuid4$|^uuid\.uuid1$|^uuid\.UUID$"),
+    ("How do I start a new process and communicate with its pipes?", r"^subprocess\.Popen"),
+    ("How can I run code when the interpreter exits?", r"^atexit\.register$"),
+    ("How do I handle a signal like SIGTERM?", r"^signal\.signal$"),
+    ("How do I get the file extension from a path?", r"^os\.path\.splitext$|^pathlib\.PurePath\.suffix"),
+    ("join path components", r"^os\.path\.join$|^pathlib\.PurePath\.joinpath$"),
+    ("How do I compare floating point numbers for approximate equality?", r"^math\.isclose$"),
+    (
+        "How do I print a stack trace of the current exception?",
+        r"^traceback\.(print_exc|format_exc|print_exception)$",
+    ),
+    ("What can I use to emit a deprecation warning?", r"^warnings\.warn$"),
+    ("How do I add type hints for a value that may be None?", r"^typing\.(Optional|Union)$"),
+    ("How do I make an abstract base class with abstract methods?", r"^abc\.(ABC|abstractmethod|ABCMeta)$"),
+    ("Is there a way to memoize a property on an instance?", r"^functools\.cached_property$"),
+    ("How can I protect shared data with a lock between threads?", r"^threading\.(Lock|RLock)$"),
+    ("How do I run a function in a separate thread?", r"^threading\.Thread$"),
+    (
+        "How do I use a pool of worker processes?",
+        r"^multiprocessing\.(Pool|pool\.Pool)|^concurrent\.futures\.ProcessPoolExecutor",
+    ),
+    ("How do I read a whole text file into a string with pathlib?", r"^pathlib\.Path\.read_text$"),
+    ("How can I get the size of a file in bytes?", r"^os\.path\.getsize$|^os\.stat$|^pathlib\.Path\.stat$"),
+    ("decompress a bz2 file", r"^bz2\.(decompress|open|BZ2File)"),
+    (
+        "How do I convert a Unix timestamp to a datetime?",
+        r"^datetime\.datetime\.(fromtimestamp|utcfromtimestamp)$",
+    ),
+    ("How do I make an HTTP GET request with the standard library?", r"^urllib\.request\.(urlopen|Request)$"),
+    ("How can I get the hostname of this machine?", r"^socket\.gethostname$|^platform\.node$"),
+    (
+        "How do I create a TCP server with asyncio?",
+        r"^asyncio\.(start_server|loop\.create_server)|create_server$",
+    ),
+    ("What lets me limit how many coroutines run at once?", r"^asyncio\.(Semaphore|BoundedSemaphore)$"),
+    # installed packages
+    ("How do I serialize a pydantic model to JSON?", r"model_dump_json$"),
+    ("How do I parse a JSON string directly into a pydantic model?", r"model_validate_json$"),
+    ("How do I add a button to a Streamlit page?", r"^streamlit\.button$"),
+    ("streamlit text input box", r"^streamlit\.text_input$"),
+    ("How do I lay out Streamlit widgets in columns?", r"^streamlit\.columns$"),
+    ("How do I upload a file in a Streamlit app?", r"^streamlit\.file_uploader$"),
+    ("How do I compute the mean of a numpy array along an axis?", r"^numpy\.(mean|ndarray\.mean|average)$"),
+    ("How do I create evenly spaced numbers over an interval in numpy?", r"^numpy\.(linspace|arange)$"),
+    ("How do I serialize to JSON quickly with orjson?", r"^orjson\.dumps$|orjson"),
+    ("How do I wait a fixed time between tenacity retries?", r"wait_fixed"),
+    ("How do I define a GET endpoint in FastAPI?", r"^fastapi\.(FastAPI|APIRouter)\.get$"),
+    ("How do I add middleware to a FastAPI app?", r"add_middleware$|^fastapi\.FastAPI\.middleware$"),
+    (
+        "How do I set a default value for a pydantic field with extra metadata?",
+        r"^pydantic\.(Field|fields\.Field)$",
+    ),
+    ("How can I use a least-recently-used cache with cachetools?", r"LRUCache"),
+    ("How do I run several Redis commands in one round trip?", r"[Pp]ipeline|redis-py\.md#pipelines"),
+    ("How do I add conditional edges between LangGraph nodes?", r"add_conditional_edges"),
+    (
+        "How do I define a tool for a pydantic-ai agent?",
+        r"^pydantic_ai\.(Agent\.tool|Agent\.tool_plain|Tool)$",
+    ),
+    # docs folder
+    ("How do I exclude a table when running pg_dump?", r"pg_dump\.txt"),
+    ("Does EXPLAIN ANALYZE actually execute the statement?", r"EXPLAIN\.txt"),
+    ("How do I remove duplicate rows in a SELECT with DISTINCT?", r"SELECT\.txt"),
+    ("What does VACUUM FULL do?", r"VACUUM\.pdf"),
+    ("How do I create a partial index in PostgreSQL?", r"CREATE_INDEX\.txt"),
+    ("How do I set the Prometheus storage retention time?", r"prometheus\.txt"),
+    ("Which flag sets the web listen address of Prometheus?", r"prometheus\.txt"),
+    ("How do I run SQL commands from a file in the sqlite3 shell?", r"sqlite3\.txt"),
+    ("What does the sqlite3 init file do?", r"sqlite3\.txt"),
+    ("How do I get memory usage of the system with psutil?", r"psutil"),
+    ("How do I pass arguments to a function called through libffi?", r"(The-Basics|Simple-Example)\.html"),
+    ("How many parallel clients does redis-benchmark use?", r"redis-benchmark\.txt"),
 ]
 
 HELD_OUT: list[tuple[str, str]] = [
