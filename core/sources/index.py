@@ -217,6 +217,7 @@ class CorpusIndex:
         stems = list(dict.fromkeys(tokenize(query)))
         bm: np.ndarray | None = None
         idf = 1.0
+        weights: list[float] | None = None
         if not stems:
             return []  # only stopwords: nothing to look for
         if self._bm25 is not None:
@@ -226,12 +227,15 @@ class CorpusIndex:
                 return []
             bm = self._bm25.get_scores_from_ids(ids)
             indptr = self._bm25.scores["indptr"]
-            dfs = [int(indptr[i + 1] - indptr[i]) for i in ids]
-            idf = rank.query_idf(int(self._bm25.scores["num_docs"]), dfs, len(stems) - len(ids)) or 1.0
+            vocab = self._bm25.vocab_dict
+            num_docs = int(self._bm25.scores["num_docs"])
+            dfs = [int(indptr[vocab[s] + 1] - indptr[vocab[s]]) if s in vocab else 0 for s in stems]
+            weights = [rank.idf(num_docs, df) for df in dfs]
+            idf = sum(weights) or 1.0
         # einsum, not @: BLAS would spread this small product over threads that cost more than it.
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         cand = rank.candidates(bm, sims)
-        scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems)
+        scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights)
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
         best: dict[str, tuple[float, int, float]] = {}

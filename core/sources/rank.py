@@ -12,10 +12,11 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
 
 Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
 matched once in an average-length chunk; unknown query words count against it), the cosine of the
-query's and the chunk's embeddings (``sim``), how many query stems the name contains (``name``)
-and the lead contains (``lead``). Candidates are the BM25 and the semantic top lists; the score is
-a weighted blend (weights tuned on ``bench/quality.py``) plus the prior, in [0, 1], comparable
-across sources.
+query's and the chunk's embeddings (``sim``), the IDF-weighted share of query stems the name
+contains (``name``) and the lead contains (``lead``). Candidates are the BM25 and the semantic top
+lists; the score is a weighted blend plus the prior, in [0, 1], comparable across sources. The
+weights are picked on the validate half of ``bench/quality.py``'s own set (reciprocal rank fusion
+of the BM25 and semantic ranks scored lower there, and is not on an absolute scale).
 """
 
 from __future__ import annotations
@@ -33,10 +34,9 @@ from core.sources.text import tokenize
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
-W_AUTHORITY, W_REFERENCE = 0.20, 0.05
+W_AUTHORITY, W_REFERENCE = 0.10, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
-TOPIC_PRIOR = -0.04
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
@@ -165,8 +165,6 @@ def _features(
             prior += W_REFERENCE  # the public API the Python docs describe
     elif _FILE.search(location):
         prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
-    elif location.startswith("pydoc_data.topics."):
-        prior += TOPIC_PRIOR  # a language-reference topic: an overview of many things
     if _TEST.search(location.lower()):
         prior -= 0.15
     words = len(_SIGNATURE.sub("", text, count=1).split())
@@ -183,10 +181,9 @@ def _features(
     return Features(round(prior, 4), name, tuple(sorted(lead)))
 
 
-def query_idf(num_docs: int, doc_freqs: Sequence[int], unknown: int) -> float:
-    """Total Lucene IDF of a query's terms; a term not in the corpus counts as the rarest."""
-    total = sum(math.log(1 + (num_docs - df + 0.5) / (df + 0.5)) for df in doc_freqs)
-    return total + unknown * math.log(1 + (num_docs + 0.5) / 0.5)
+def idf(num_docs: int, df: int) -> float:
+    """Lucene IDF; a term not in the corpus (``df`` 0) counts as the rarest."""
+    return math.log(1 + (num_docs - df + 0.5) / (df + 0.5))
 
 
 def candidates(bm25: np.ndarray | None, sims: np.ndarray | None) -> np.ndarray:
@@ -203,18 +200,22 @@ def candidates(bm25: np.ndarray | None, sims: np.ndarray | None) -> np.ndarray:
     return np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
 
 
-def name_match(stems: Sequence[str], name: str) -> float:
-    """Share of the query's stems found inside the documented name (``iso`` in ``fromisoformat``)."""
+def name_match(stems: Sequence[str], name: str, weights: Sequence[float] | None = None) -> float:
+    """Share of the query's stems found inside the documented name (``iso`` in ``fromisoformat``),
+    each stem weighted by its IDF (``weights``; equal when None): ``zero`` in ``numpy.zeros``
+    says more than ``array`` in ``numpy.ndarray``."""
     if not stems:
         return 0.0
-    return sum(1 for s in stems if len(s) >= 3 and s in name) / len(stems)
+    w = weights or [1.0] * len(stems)
+    return sum(x for s, x in zip(stems, w, strict=True) if len(s) >= 3 and s in name) / (sum(w) or 1.0)
 
 
-def lead_match(stems: Sequence[str], lead: frozenset[str]) -> float:
-    """Share of the query's stems in the lead sentence."""
+def lead_match(stems: Sequence[str], lead: frozenset[str], weights: Sequence[float] | None = None) -> float:
+    """Share of the query's stems in the lead sentence, IDF-weighted like ``name_match``."""
     if not stems:
         return 0.0
-    return sum(1 for s in stems if s in lead) / len(stems)
+    w = weights or [1.0] * len(stems)
+    return sum(x for s, x in zip(stems, w, strict=True) if s in lead) / (sum(w) or 1.0)
 
 
 def score(
@@ -226,12 +227,18 @@ def score(
     names: Sequence[str],
     leads: Sequence[frozenset[str]],
     stems: Sequence[str],
+    weights: Sequence[float] | None = None,
 ) -> np.ndarray:
-    """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``)."""
+    """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
+    ``weights`` are the stems' IDFs."""
     n = len(cand)
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
-    name = np.fromiter((name_match(stems, names[i]) for i in cand.tolist()), dtype=np.float64, count=n)
-    lead = np.fromiter((lead_match(stems, leads[i]) for i in cand.tolist()), dtype=np.float64, count=n)
+    name = np.fromiter(
+        (name_match(stems, names[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
+    )
+    lead = np.fromiter(
+        (lead_match(stems, leads[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
+    )
     fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
     return np.round(np.clip(fused, 0.0, 1.0), 4)
 
