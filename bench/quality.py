@@ -29,6 +29,7 @@ from bench._common import bench_settings, open_engine
 from bench.quality_questions import HELD_OUT, OWN, UNANSWERABLE
 from core.config import EngineSettings
 from core.llm import extract
+from core.workflow import merge
 
 TOP = 10
 BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
@@ -36,20 +37,18 @@ _WORDS = re.compile(r"\w+")
 _CITE = re.compile(r"\s*\[\d+\]")
 
 
-def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
-    words = _WORDS.findall(text.lower())[:120]
-    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
-
-
 def duplicates(texts: list[str]) -> int:
-    """Texts (of the top 5) that repeat an earlier one: word 3-shingle Jaccard >= 0.5."""
-    seen: list[set[tuple[str, ...]]] = []
+    """Texts (of the top 5) that repeat an earlier one: the same text indexed twice, by the rule
+    the merger uses (``core.workflow.merge.same_text``: the openings after any signature line
+    share most word 3-grams). Sibling APIs whose own texts differ are not duplicates, even when
+    they share a signature or an appended reference section."""
+    seen: list[frozenset[tuple[str, str, str]]] = []
     dups = 0
     for t in texts[:5]:
-        s = shingles(t)
-        if any(len(s & o) / max(1, len(s | o)) >= 0.5 for o in seen):
+        g = merge.opening(t)
+        if any(merge.same_text(g, o) for o in seen):
             dups += 1
-        seen.append(s)
+        seen.append(g)
     return dups
 
 

@@ -2,9 +2,12 @@
 
 The same text is often indexed more than once: a package's README and the same file in the docs
 folder, a class's method and the mixin that defines it, a function re-exported under two names.
-Two hits are the same finding when their openings (first ``OPENING_WORDS`` words) share most word
-3-grams (Jaccard >= 0.5, or >= 80% of the shorter one's); the better-scored one stays and lists
-the other's location in ``also_in``.
+Two hits are the same finding when their openings (first ``OPENING_WORDS`` words after any
+``name(args)`` signature line) share most word 3-grams (Jaccard >= 0.5, or >= 80% of the shorter
+one's); the better-scored one stays and lists the other's location in ``also_in``. The signature
+is left out because it is not the text: sibling methods share long signatures (``match`` and
+``fullmatch``) without being the same finding, and a re-exported function's docstring is the same
+text under another signature. ``bench/quality.py`` counts duplicates with this same rule.
 
 Comparing every pair would cost more than the search, so each opening is sketched by a few
 content-defined anchors (6-word windows starting at words picked by their own letters;
@@ -21,16 +24,19 @@ OPENING_WORDS = 48
 ANCHOR_EVERY = 4
 ANCHOR_SCAN = 30
 _WORD = re.compile(r"\w+")
+_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
 
 Grams = frozenset[tuple[str, str, str]]
 
 
 def _words(text: str) -> list[str]:
-    # ~8 characters a word is plenty to read OPENING_WORDS words.
-    return _WORD.findall(text[: OPENING_WORDS * 8].lower())[:OPENING_WORDS]
+    # A signature rarely runs past 1,000 characters; ~8 characters a word is plenty after it.
+    body = _SIGNATURE.sub("", text[:1000], count=1) + text[1000 : 1000 + OPENING_WORDS * 8]
+    return _WORD.findall(body[: OPENING_WORDS * 8].lower())[:OPENING_WORDS]
 
 
-def _grams(text: str) -> Grams:
+def opening(text: str) -> Grams:
+    """The word 3-grams of a text's opening, what ``same_text`` compares."""
     words = _words(text)
     return frozenset(zip(words, words[1:], words[2:], strict=False))
 

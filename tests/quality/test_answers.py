@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.workflow.merge import _grams, same_text
+from core.workflow.merge import opening, same_text
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ async def test_the_same_text_in_two_places_is_one_finding_listing_both(engine: A
     """cachetools' README is indexed from its PyPI metadata and from samples/docs/cachetools.rst."""
     result = await _ask(engine, "How do I cache values with a time-to-live expiration in cachetools?")
     top = result.findings[:5]
-    grams = [_grams(f.snippet) for f in top]
+    grams = [opening(f.snippet) for f in top]
     assert not any(same_text(a, b) for i, a in enumerate(grams) for b in grams[i + 1 :])
     merged = [f for f in result.findings if f.also_in]
     assert merged, [f.location for f in result.findings]
