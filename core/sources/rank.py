@@ -37,6 +37,7 @@ W_SECOND = 0.15
 W_AUTHORITY, W_REFERENCE = 0.10, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
+OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.02, -0.10, -0.05
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
@@ -156,10 +157,10 @@ def _features(
     if is_api:
         parts = title.split(".")
         if title in parents and parts[-1][:1].islower():
-            prior -= 0.04  # a module overview: about many things, the answer to few
-        prior -= 0.02 * max(0, len(parts) - 3)
+            prior += OVERVIEW_PRIOR  # a module overview: about many things, the answer to few
+        prior += DEPTH_PRIOR * max(0, len(parts) - 3)
         if any(p.startswith("_") and p != "__init__" for p in location.split(".")):
-            prior -= 0.10
+            prior += PRIVATE_PRIOR
         prior += W_AUTHORITY * authority(title, cited)
         if reference is not None:
             prior += W_REFERENCE  # the public API the Python docs describe
@@ -169,7 +170,7 @@ def _features(
         prior -= 0.15
     words = len(_SIGNATURE.sub("", text, count=1).split())
     if words < 12:
-        prior -= 0.05 * (12 - words) / 12
+        prior += SHORT_PRIOR * (12 - words) / 12
     if " / " in title:  # a section: its document's first word (file stem, distribution) and heading
         base, heading = title.split(" / ", 1)
         name = f"{_FIRST_WORD.split(base, maxsplit=1)[0]} {heading}".lower()
