@@ -56,3 +56,35 @@ def test_raw_scores_of_a_source_are_normalized_by_its_best() -> None:
         [_hit("raw", "a", 12.0, "alpha beta gamma"), _hit("unit", "b", 0.9, "delta epsilon zeta")], 5
     )
     assert [(h["location"], h["norm_score"]) for h in out] == [("a", 1.0), ("b", 0.9)]
+
+
+def test_sibling_methods_sharing_a_signature_and_reference_are_not_duplicates() -> None:
+    shared = "Library reference (Regular Expression Objects): Compiled regular expression objects."
+    sig = "(self, /, string, pos=0, endpos=9223372036854775807)\n\n"
+    out = shortlist(
+        [
+            _hit(
+                "s",
+                "re.Pattern.match",
+                0.7,
+                f"match{sig}Matches zero or more characters at the start. {shared}",
+            ),
+            _hit(
+                "s", "re.Pattern.fullmatch", 0.6, f"fullmatch{sig}Matches against all of the string. {shared}"
+            ),
+        ],
+        5,
+    )
+    assert [h["location"] for h in out] == ["re.Pattern.match", "re.Pattern.fullmatch"]
+
+
+def test_a_function_re_exported_under_another_signature_is_one_finding() -> None:
+    doc = "Join two or more pathname components, inserting '/' as needed. An empty last part ends in '/'."
+    out = shortlist(
+        [
+            _hit("s", "posixpath.join", 0.7, f"join(a, *p)\n\n{doc}"),
+            _hit("s", "os.path.join", 0.6, f"os.path.join(path, *paths)\n\n{doc}"),
+        ],
+        5,
+    )
+    assert len(out) == 1 and out[0]["also_in"] == ["os.path.join"]

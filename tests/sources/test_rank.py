@@ -41,6 +41,12 @@ def test_a_name_the_corpus_refers_to_as_code_earns_authority() -> None:
     assert rank.authority("shutil.rmtree", cited) > rank.authority("shutil.copytree", cited) == 0.0
 
 
+def test_a_rare_query_word_in_the_name_counts_more_than_a_common_one() -> None:
+    stems, weights = ["zero", "array"], [rank.idf(1000, 5), rank.idf(1000, 400)]
+    assert rank.name_match(stems, "numpy zeros", weights) > rank.name_match(stems, "numpy ndarray", weights)
+    assert rank.name_match(stems, "numpy zeros") == rank.name_match(stems, "numpy ndarray") == 0.5
+
+
 def test_scores_are_on_one_unit_scale_and_one_hit_per_document(tmp_path: Path) -> None:
     long = " ".join(["Parse a date string in ISO format and return a datetime."] * 40)
     docs = [
