@@ -158,7 +158,9 @@ class Finding(BaseModel):
     relevance: float = Field(ge=0.0, le=1.0)
     """Relevance to the question, 0-1, as scored by the relevance agent."""
     score: float = 0.0
-    """The raw retrieval score (BM25) the relevance was derived from."""
+    """The retrieval score the relevance was derived from (hybrid BM25 + embeddings, 0-1)."""
+    also_in: list[str] = []
+    """Other locations holding the same text (near-duplicates merged into this finding)."""
 
 
 class FailedSource(BaseModel):

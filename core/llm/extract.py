@@ -17,8 +17,8 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 MAX_TERMS = 12
-MAX_SENTENCES = 5
-MIN_SENTENCES = 2
+MAX_SENTENCES = 3
+"""Prose sentences in a summary: the answer, then one or two of how/why."""
 MAX_SENTENCE_WORDS = 40
 TOP_FINDINGS = 5
 
@@ -121,101 +121,225 @@ def lead(text: str, words: int = 25) -> str:
     return " ".join(_SIGNATURE.sub("", text, count=1).split()[:words])
 
 
-def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]]) -> list[float]:
-    """One 0-1 score per candidate: key-term coverage of the text, of its lead and of its title,
-    plus BM25 normalized per source.
-
-    A document's lead (a docstring's summary line, a section's opening) says what it is about;
-    the same terms deep in the body are weaker evidence, so lead coverage counts on its own.
-    BM25 scores from different corpora are not comparable, so each is divided by the best score of
-    its own source in this batch.
-
-    >>> relevance("gather coroutines", [], [{"title": "gather", "text": "gather coroutines", "score": 2.0},
-    ...                                     {"title": "json", "text": "encode json", "score": 1.0}])
-    [0.95, 0.125]
-    """
-    query = _query_stems(question, terms)
+def _raw_sources(candidates: list[dict[str, Any]]) -> dict[str, float]:
+    """The best score of each source whose scores are raw (some above 1): BM25 values from
+    different corpora are not comparable, so those are divided by their source's best."""
     best: dict[str, float] = defaultdict(float)
     for c in candidates:
         best[c.get("source", "")] = max(best[c.get("source", "")], float(c.get("score") or 0.0))
+    return {s: b for s, b in best.items() if b > 1.0}
+
+
+def short_title(title: str) -> str:
+    """A title without a README's distribution summary: ``name version — summary / Heading`` ->
+    ``name version Heading`` (the summary repeats in every section's title; it says nothing of one).
+
+    >>> short_title("httpx 0.28 — The next generation HTTP client. / Async")
+    'httpx 0.28 Async'
+    """
+    if " — " not in title:
+        return title
+    name, rest = title.split(" — ", 1)
+    return f"{name} {rest.split(' / ', 1)[1]}" if " / " in rest else name
+
+
+def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]]) -> list[float]:
+    """One 0-1 score per candidate, from its retrieval score and the key terms in its lead and title.
+
+    A retrieval score in [0, 1] (the hybrid search's) already weighs BM25, meaning and what kind
+    of text it is: it counts for 70%, the lead and title coverage for the rest. Raw scores (BM25
+    above 1) are divided by their source's best and count for 25%, with the share of key terms
+    the whole text covers (40%). A document's lead (a docstring's summary line, a section's
+    opening) says what it is about, so lead coverage counts on its own.
+
+    >>> relevance("gather coroutines", [], [{"title": "gather", "text": "gather coroutines", "score": 0.8},
+    ...                                     {"title": "json", "text": "encode json", "score": 0.3}])
+    [0.79, 0.24]
+    """
+    query = _query_stems(question, terms)
+    n = len(query) or 1
+    raw = _raw_sources(candidates)
     out = []
     for c in candidates:
         text = str(c.get("text") or c.get("snippet") or "")
-        title = stems(str(c.get("title", "")))
-        body = stems(text) | title
-        n = len(query) or 1
-        coverage = len(query & body) / n
-        lead_hit = len(query & stems(lead(text))) / n
+        title = stems(short_title(str(c.get("title", ""))))
+        lead_stems = stems(lead(text)) | title
+        lead_hit = len(query & lead_stems) / n
         title_hit = len(query & title) / n
-        top = best[c.get("source", "")]
-        bm25 = max(0.0, float(c.get("score") or 0.0)) / top if top > 0 else 0.0
-        score = 0.40 * coverage + 0.25 * lead_hit + 0.10 * title_hit + 0.25 * bm25
+        retrieval = max(0.0, float(c.get("score") or 0.0))
+        top = raw.get(c.get("source", ""))
+        if top is None:
+            score = 0.80 * retrieval + 0.10 * lead_hit + 0.10 * title_hit
+        else:
+            coverage = len(query & (stems(text) | title)) / n
+            score = 0.40 * coverage + 0.25 * lead_hit + 0.10 * title_hit + 0.25 * retrieval / top
         out.append(round(min(1.0, score), 4))
     return out
 
 
+CUT_CHARS = 590
+"""Snippets this long were cut from a longer text (the workflow keeps 600 characters)."""
+_BULLET = re.compile(r"^(?:[-*+]\s+|\d+\.\s+|>\s*)+")
+_CITATION_LIKE = re.compile(r"\[(\d+)\]")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
+_DOCTEST = re.compile(r"(?:^[ \t]*>>> .*\n?(?:^[ \t]*\.\.\. .*\n?)*)+", re.M)
+
+
 def _sentences(snippet: str) -> list[str]:
+    """Prose sentences of a snippet (code blocks, doctests and badges left out), links kept as
+    Markdown; a bracketed number that would read as a citation becomes ``(n)``."""
+    prose = _DOCTEST.sub("\n\n", _FENCE.sub("\n\n", _IMAGE.sub("", snippet)))
+    prose = prose.split("```", 1)[0]  # a code block the snippet's cut left open
+    pieces = _SENTENCE_SPLIT.split(prose)
+    if len(snippet) >= CUT_CHARS and pieces and not pieces[-1].rstrip().endswith((".", "!", "?", ")", "`")):
+        pieces.pop()  # the fragment where the snippet was cut
     out = []
-    for raw in _SENTENCE_SPLIT.split(snippet):
-        sentence = _SPACE.sub(" ", raw).strip(" -*#>")
+    for raw in pieces:
+        # A list item's marker and a heading's hashes go; Markdown emphasis stays balanced.
+        sentence = _BULLET.sub("", _SPACE.sub(" ", raw).strip()).strip(" #>")
         words = sentence.split()
         # Code lines and fragments make poor summary sentences.
-        if len(words) < 4 or sentence.startswith((">>>", "...")) or sum(w.isalpha() for w in words) < 3:
+        if (
+            len(words) < 4
+            or sentence.startswith((">>>", "...", "```"))
+            or sum(w.isalpha() for w in words) < 3
+        ):
             continue
         if len(words) > MAX_SENTENCE_WORDS:
             sentence = " ".join(words[:MAX_SENTENCE_WORDS]) + " ..."
-        out.append(sentence.replace("[", "(").replace("]", ")"))
+        out.append(_CITATION_LIKE.sub(r"(\1)", sentence))
     return out
+
+
+def code_example(snippet: str, max_lines: int = 12) -> str:
+    """The first complete code example of a snippet (a closed fenced block, or a doctest in a
+    snippet that was not cut), at most ``max_lines`` lines, or ``""``.
+
+    >>> code_example(">>> asyncio.run(main())")
+    'asyncio.run(main())'
+    """
+    fence = _FENCE.search(snippet)
+    if fence:
+        code = fence.group(1).strip()
+    elif len(snippet) < CUT_CHARS and (doctest := _DOCTEST.search(snippet)):
+        code = "\n".join(
+            ln.strip()[4:] for ln in doctest.group(0).splitlines() if ln.strip().startswith(">>>")
+        )
+    else:
+        return ""
+    lines = code.splitlines()
+    # Text flattened from HTML runs a whole session into one line: not an example to show.
+    if not lines or len(lines) > max_lines or any(" >>> " in ln for ln in lines):
+        return ""
+    return code.strip()
 
 
 def _cite(sentence: str, n: int) -> str:
     return f"{sentence.rstrip(' .;:,!?')} [{n}]."
 
 
+def _api_name(finding: dict[str, Any]) -> str | None:
+    """The documented name when the finding is an API's own documentation (a dotted identifier)."""
+    title = str(finding.get("title") or "")
+    return title if title and _TOKEN.fullmatch(title) else None
+
+
+def _norm(sentence: str) -> str:
+    return " ".join(_TOKEN.findall(sentence.lower()))
+
+
+def confidence_of(top: float, second: float, coverage: float) -> float:
+    """How far the best finding's relevance, its lead over the next, and the answer's coverage of
+    the question's terms can be trusted, 0-1 (calibrated on ``bench/quality.py``)."""
+    raw = 1.6 * (top - LOW_RELEVANCE) + 0.6 * max(0.0, top - second) + 0.35 * coverage
+    return round(min(1.0, max(0.0, raw)), 3)
+
+
+LOW_RELEVANCE = 0.30
+"""Below this best relevance nothing in the sources answers the question."""
+NO_MATCH_CONFIDENCE = 0.35
+"""Answers under this confidence say "no strong match" rather than name an API as the answer."""
+
+
 def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """An extractive summary: the best sentences of the top findings, each ending with ``[n]``.
+    """An answer first, then how/why from the evidence: the top finding named as what to use with
+    its lead sentence, a code example when its snippet has one, then up to three more sentences
+    chosen for relevance and diversity (MMR: no repeats, nothing off the question's terms). Every
+    sentence ends with its ``[n]``.
 
-    Returns ``{"text", "confidence", "cited"}``; confidence mixes the cited findings' relevance
-    (60%) with how many of the question's key terms the summary covers (40%).
+    Returns ``{"text", "confidence", "cited"}``. When the confidence is low (weak evidence, or
+    the question's terms barely covered), the answer opens with "No strong match".
 
-    >>> summarize("gather coroutines", [{"snippet": "Use gather to run many coroutines at once.",
-    ...                                  "relevance": 0.9}])["text"]
-    'Use gather to run many coroutines at once [1].'
+    >>> summarize("gather coroutines", [{"title": "asyncio.gather",
+    ...     "snippet": "Use gather to run many coroutines at once.", "relevance": 0.9}])["text"]
+    'Use `asyncio.gather`: Use gather to run many coroutines at once [1].'
     """
+    if not findings:
+        return {"text": "No strong match: no findings were retrieved.", "confidence": 0.0, "cited": []}
     query = _query_stems(question, ())
     ranked = sorted(range(len(findings)), key=lambda i: -float(findings[i].get("relevance") or 0.0))
-    scored: list[tuple[float, int, int, str]] = []  # (score, rank, finding index, sentence)
+    rel = [float(findings[i].get("relevance") or 0.0) for i in ranked]
+    top_i = ranked[0]
+    top = findings[top_i]
+    snippet = str(top.get("snippet") or top.get("text") or "")
+    own = _sentences(snippet)
+    name = _api_name(top)
+    label = f"`{name}`" if name else str(top.get("title") or top.get("location") or "the first finding")
+    label = _CITATION_LIKE.sub(r"(\1)", label)
+    opening = own[0] if own else ""
+    coverage = (
+        len(query & (stems(opening) | stems(str(top.get("title") or "")))) / len(query) if query else 0.0
+    )
+    confidence = confidence_of(rel[0], rel[1] if len(rel) > 1 else 0.0, coverage)
+    verb = "Use" if name else "See"
+    if confidence < NO_MATCH_CONFIDENCE:
+        first = f"No strong match in the sources; the closest is {label}"
+    else:
+        first = f"{verb} {label}"
+    first = f"{first}: {opening}" if opening else first
+    pieces = [_cite(first, top_i + 1)]
+    picked = [(top_i, opening)] if opening else []
+    example = code_example(snippet)
+    if example and confidence >= NO_MATCH_CONFIDENCE:
+        pieces.append(f"For example:\n\n```python\n{example}\n```\n")
+    # MMR over the top finding's other sentences and those of findings nearly as relevant:
+    # on the question's terms first, unlike what is already said.
+    pool: list[tuple[float, int, str]] = []
     for rank, i in enumerate(ranked[:TOP_FINDINGS]):
-        rel = float(findings[i].get("relevance") or 0.0)
-        for sentence in _sentences(str(findings[i].get("snippet") or findings[i].get("text") or "")):
-            overlap = len(query & stems(sentence)) / len(query) if query else 0.0
-            scored.append((overlap + 0.1 * rel, rank, i, sentence))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    picked: list[tuple[int, str]] = []
-    # First the best on-topic sentence of each top finding (breadth), then the next best overall.
-    for i in ranked[:TOP_FINDINGS]:
-        own = [s for s in scored if s[2] == i and s[0] > 0.1 * float(findings[i].get("relevance") or 0.0)]
-        if own and len(picked) < MAX_SENTENCES:
-            picked.append((i, own[0][3]))
-    for _, _, i, sentence in scored:
-        if len(picked) >= MIN_SENTENCES:
-            break
-        if (i, sentence) not in picked:
-            picked.append((i, sentence))
-    if not picked and findings:
-        # No usable sentence anywhere: point at the most relevant finding rather than invent text.
-        top = findings[ranked[0]]
-        name = (
-            str(top.get("title") or top.get("location") or "the first finding")
-            .replace("[", "(")
-            .replace("]", ")")
+        r = float(findings[i].get("relevance") or 0.0)
+        if i != top_i and (r < LOW_RELEVANCE or r < 0.85 * rel[0]):
+            continue  # a weaker finding's sentences drift off the question
+        body = (
+            own[1:]
+            if i == top_i
+            else _sentences(str(findings[i].get("snippet") or findings[i].get("text") or ""))
         )
-        picked = [(ranked[0], f"No passage answers this directly; the closest finding is {name}")]
-    if not picked:
-        return {"text": "No findings were retrieved for this question.", "confidence": 0.0, "cited": []}
-    text = " ".join(_cite(sentence, i + 1) for i, sentence in picked)
-    cited = sorted({i + 1 for i, _ in picked})
-    mean_rel = sum(float(findings[n - 1].get("relevance") or 0.0) for n in cited) / len(cited)
-    coverage = len(query & stems(text)) / len(query) if query else 0.0
-    confidence = round(min(1.0, max(0.0, 0.6 * mean_rel + 0.4 * coverage)), 3)
+        for sentence in body:
+            overlap = len(query & stems(sentence)) / len(query) if query else 0.0
+            if overlap > 0 and (i == top_i or overlap >= 0.34):
+                pool.append((overlap + 0.3 * r - 0.05 * rank, i, sentence))
+    said = [stems(s) for _, s in picked] + [stems(first)]
+    seen_text = {_norm(s) for _, s in picked}
+    prose = 1
+    while pool and prose < MAX_SENTENCES:
+
+        def mmr(item: tuple[float, int, str]) -> float:
+            st = stems(item[2])
+            redundancy = max((len(st & d) / (len(st | d) or 1) for d in said), default=0.0)
+            return item[0] - 0.8 * redundancy
+
+        best = max(pool, key=mmr)
+        pool.remove(best)
+        if _norm(best[2]) in seen_text or mmr(best) <= 0.05:
+            continue
+        seen_text.add(_norm(best[2]))
+        said.append(stems(best[2]))
+        picked.append((best[1], best[2]))
+        pieces.append(_cite(best[2], best[1] + 1))
+        prose += 1
+    if len(pieces) == 2 and pieces[1].startswith("For example"):
+        pieces.append(_cite("The example above is from the same documentation", top_i + 1))
+    text = " ".join(pieces).replace("\n ", "\n")
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]\.", text)})
     return {"text": text, "confidence": confidence, "cited": cited}

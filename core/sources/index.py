@@ -4,6 +4,10 @@ Layout under ``<index_dir>/<source>/`` (``index_dir`` defaults to ``<data_dir>/i
 
     current.json          {"version", "fingerprint", ...}  (replaced atomically)
     <version>/            bm25s.save() files + chunks.json (orjson: the chunk records)
+                          + embeddings.npy (float32, one unit vector per chunk) + features.json
+                          (the ranking prior, name and lead of each chunk; ``core.sources.rank``)
+
+Search is hybrid (``core.sources.rank``): BM25 and embedding similarity blended with the prior.
 
 ``version`` is the xxh3 hash of the collected documents (their content). ``fingerprint`` is a
 cheap stand-in the caller computes without collecting (file paths + mtimes + sizes, installed
@@ -23,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +36,7 @@ import numpy as np
 import orjson
 import xxhash
 
+from core.sources import rank, semantic
 from core.sources.base import Hit
 from core.sources.text import chunk_text, name_words, tokenize
 
@@ -38,12 +44,25 @@ log = logging.getLogger(__name__)
 # Anserini's BM25 defaults (k1=0.9, b=0.4) rather than bm25s's (1.5, 0.75): docstrings vary from
 # one line to pages, and a milder length penalty keeps long, thorough entries competitive.
 BM25_K1, BM25_B = 0.9, 0.4
-FORMAT = 1
+FORMAT = 2
 """Bump when the on-disk layout changes."""
-# Chunking and tokenization shape the index without changing the documents, so their code is
-# part of every version hash: editing them rebuilds the indexes.
+# Chunking, tokenization, ranking features and the embedding model shape the index without
+# changing the documents, so their code and the model's identity are part of every version hash:
+# editing them rebuilds the indexes (and so changes every cache key).
+_HERE = Path(__file__)
+# The modules whose code shapes an index (chunks, features, embeddings, cleaned text).
+CORPUS_FILES = (
+    "index.py",
+    "text.py",
+    "rank.py",
+    "semantic.py",
+    "markup.py",
+    "readers.py",
+    "stdlib.py",
+    "packages.py",
+)
 CODE_HASH = xxhash.xxh3_64(
-    Path(__file__).read_bytes() + Path(__file__).with_name("text.py").read_bytes()
+    b"".join(_HERE.with_name(f).read_bytes() for f in CORPUS_FILES) + semantic.MODEL_ID.encode()
 ).hexdigest()
 
 
@@ -112,8 +131,15 @@ class CorpusIndex:
         *,
         origin: Literal["built", "loaded"],
         seconds: float,
+        embeddings: np.ndarray | None = None,
+        features: list[rank.Features] | None = None,
     ) -> None:
         self.name, self.version, self.chunks, self._bm25 = name, version, chunks, bm25
+        self._emb = embeddings if embeddings is not None else _embed(chunks)
+        self._features = features if features is not None else _features(chunks)
+        self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
+        self._names = [f.name for f in self._features]
+        self._leads = [frozenset(f.lead) for f in self._features]
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
         self.seconds = seconds
@@ -128,12 +154,25 @@ class CorpusIndex:
             bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
             bm25.index([tokenize(c.index_text()) or ["\0"] for c in chunks], show_progress=False)
         version = version or content_hash(docs)
-        return cls(name, version, chunks, bm25, origin="built", seconds=time.perf_counter() - t0)
+        emb, feats = _embed(chunks), _features(chunks)
+        return cls(
+            name,
+            version,
+            chunks,
+            bm25,
+            origin="built",
+            seconds=time.perf_counter() - t0,
+            embeddings=emb,
+            features=feats,
+        )
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
+        np.save(folder / "embeddings.npy", self._emb)
+        feats = [(f.prior, f.name, f.lead) for f in self._features]
+        (folder / "features.json").write_bytes(orjson.dumps(feats))
         records = [(c.doc_id, c.title, c.location, c.text, c.keywords) for c in self.chunks]
         (folder / "chunks.json").write_bytes(orjson.dumps(records))
 
@@ -144,16 +183,89 @@ class CorpusIndex:
         try:
             chunks = [Chunk(*r) for r in orjson.loads((folder / "chunks.json").read_bytes())]
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
+            emb = np.load(folder / "embeddings.npy")
+            feats = [
+                rank.Features(p, n, tuple(lead))
+                for p, n, lead in orjson.loads((folder / "features.json").read_bytes())
+            ]
+            if emb.shape != (len(chunks), semantic.DIM) or len(feats) != len(chunks):
+                raise ValueError("embeddings or features do not match the chunks")
         except (OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("index %s at %s unreadable (%s); rebuilding", name, folder, exc)
             return None
-        return cls(name, version, chunks, bm25, origin="loaded", seconds=time.perf_counter() - t0)
+        return cls(
+            name,
+            version,
+            chunks,
+            bm25,
+            origin="loaded",
+            seconds=time.perf_counter() - t0,
+            embeddings=emb,
+            features=feats,
+        )
 
     def search(self, query: str, k: int) -> list[Hit]:
-        """The ``k`` best chunks with a positive score, best first.
+        """The ``k`` best chunks by the hybrid score (``core.sources.rank``), best first; the score
+        is in [0, 1] and comparable across corpora.
 
         >>> idx = CorpusIndex.build("t", [Document("a", "a", "cats purr"), Document("b", "b", "dogs bark")])
-        >>> [h.title for h in idx.search("why do cats purr?", 3)]
+        >>> [h.title for h in idx.search("why do cats purr?", 1)]
+        ['a']
+        """
+        if not self.chunks or k <= 0:
+            return []
+        stems = list(dict.fromkeys(tokenize(query)))
+        bm: np.ndarray | None = None
+        idf = 1.0
+        weights: list[float] | None = None
+        if not stems:
+            return []  # only stopwords: nothing to look for
+        if self._bm25 is not None:
+            ids = self._bm25.get_tokens_ids(stems)
+            if not ids:
+                # No query word occurs in the corpus: similarity alone would match noise.
+                return []
+            bm = self._bm25.get_scores_from_ids(ids)
+            indptr = self._bm25.scores["indptr"]
+            vocab = self._bm25.vocab_dict
+            num_docs = int(self._bm25.scores["num_docs"])
+            dfs = [int(indptr[vocab[s] + 1] - indptr[vocab[s]]) if s in vocab else 0 for s in stems]
+            weights = [rank.idf(num_docs, df) for df in dfs]
+            idf = sum(weights) or 1.0
+        # einsum, not @: BLAS would spread this small product over threads that cost more than it.
+        sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
+        cand = rank.candidates(bm, sims)
+        scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights)
+        # One hit per document, its best chunk; a document whose other chunks match too is more
+        # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
+        best: dict[str, tuple[float, int, float]] = {}
+        for score, i in zip(scores.tolist(), cand.tolist(), strict=True):
+            loc = self.chunks[i].location
+            top = best.get(loc)
+            if top is None:
+                best[loc] = (score, i, 0.0)
+            elif score > top[0]:
+                best[loc] = (score, i, top[0])
+            else:
+                best[loc] = (top[0], top[1], max(top[2], score))
+        ranked = sorted(
+            ((min(1.0, round(s1 + rank.W_SECOND * s2, 4)), i) for s1, i, s2 in best.values()),
+            key=lambda p: (-p[0], p[1]),
+        )
+        hits: list[Hit] = []
+        for score, i in ranked[:k]:
+            if score <= 0:
+                break
+            c = self.chunks[i]
+            hits.append(Hit(c.doc_id, c.title, c.location, c.text, score))
+        return hits
+
+    def search_bm25(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` best chunks by BM25 alone (raw scores), best first: the baseline the quality
+        bench compares the hybrid search with.
+
+        >>> idx = CorpusIndex.build("t", [Document("a", "a", "cats purr"), Document("b", "b", "dogs bark")])
+        >>> [h.title for h in idx.search_bm25("why do cats purr?", 3)]
         ['a']
         """
         if self._bm25 is None or k <= 0:
@@ -175,6 +287,21 @@ class CorpusIndex:
         return hits
 
 
+def _embed(chunks: list[Chunk]) -> np.ndarray:
+    ref = rank.reference_openings([c.location for c in chunks], [c.text for c in chunks])
+    return semantic.embed([rank.embed_text(c.title, c.text, ref.get(c.location, "")) for c in chunks])
+
+
+def _features(chunks: list[Chunk]) -> list[rank.Features]:
+    return rank.features([c.title for c in chunks], [c.location for c in chunks], [c.text for c in chunks])
+
+
+@lru_cache(maxsize=256)
+def _query_vector(query: str) -> np.ndarray:
+    # Every source embeds the same query of a run: embed it once.
+    return semantic.embed_one(query)
+
+
 def open_index(name: str, root: Path, fingerprint: str, collect: Callable[[], list[Document]]) -> CorpusIndex:
     """Load the index of ``name`` under ``root/name``, or collect and (re)build it. Blocking:
     call through ``asyncio.to_thread``. ``root`` is the index directory (``Settings.resolved_index_dir``).
@@ -182,6 +309,8 @@ def open_index(name: str, root: Path, fingerprint: str, collect: Callable[[], li
     >>> # idx = open_index("docs", Path(".data/index"), fp, lambda: read_folder(...))
     """
     home = root / name
+    # The fingerprint stands in for the content hash, which covers the index code and the model.
+    fingerprint = xxhash.xxh3_64(f"{fingerprint}\0{CODE_HASH}".encode()).hexdigest()[:12]
     current = _read_current(home)
     if current and current.get("fingerprint") == fingerprint:
         idx = CorpusIndex.load(name, current["version"], home / current["version"])

@@ -19,6 +19,7 @@ import xxhash
 from core.sources import collect
 from core.sources.index import Document, open_index
 from core.sources.indexed import IndexedSource
+from core.sources.markup import clean_markdown, docstring_to_markdown, link_targets, rst_to_markdown
 from core.sources.stdlib import code_fingerprint
 from core.sources.text import slug, split_markdown, split_rst
 
@@ -50,12 +51,16 @@ def fingerprint(packages: Sequence[str]) -> str:
 
 def readme_documents(doc: collect.Doc) -> list[Document]:
     """One document per README section, located at ``pypi:<dist>#<section>``."""
-    split = split_rst if doc.get("format") == "rst" else split_markdown
+    rst = doc.get("format") == "rst"
+    split = split_rst if rst else split_markdown
+    targets = link_targets(doc["text"]) if rst else {}
     out = []
     for section in split(doc["text"]):
         location = f"{doc['location']}#{slug(section.heading)}" if section.heading else doc["location"]
         title = f"{doc['title']} / {section.heading}" if section.heading else doc["title"]
-        out.append(Document(title, location, section.body, doc.get("keywords", "")))
+        body = clean_markdown(rst_to_markdown(section.body, targets) if rst else section.body)
+        if body:
+            out.append(Document(title, location, body, doc.get("keywords", "")))
     return out
 
 
@@ -65,7 +70,8 @@ def collect_documents(packages: Sequence[str], timeout_s: float = 300.0) -> list
         if d["location"].startswith("pypi:"):
             docs.extend(readme_documents(d))
         else:
-            docs.append(Document(d["title"], d["location"], d["text"], d.get("keywords", "")))
+            text = docstring_to_markdown(d["text"])
+            docs.append(Document(d["title"], d["location"], text, d.get("keywords", "")))
     return docs
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+from core.sources.markup import clean_markdown, link_targets, rst_to_markdown
 from core.sources.text import Section, split_markdown, split_plain, split_rst
 
 SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".pdf")
@@ -103,10 +104,23 @@ def _read_text(split: Callable[[str], list[Section]]) -> Callable[[Path], tuple[
     return read
 
 
+def read_markdown(path: Path) -> tuple[str, list[Section]]:
+    sections = split_markdown(path.read_text(encoding="utf-8", errors="replace"))
+    return "", [Section(s.heading, body) for s in sections if (body := clean_markdown(s.body))]
+
+
+def read_rst(path: Path) -> tuple[str, list[Section]]:
+    """Sections of a reST file, their bodies as Markdown (named links resolved across the file)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    targets = link_targets(text)
+    sections = [Section(s.heading, clean_markdown(rst_to_markdown(s.body, targets))) for s in split_rst(text)]
+    return "", [s for s in sections if s.body]
+
+
 READERS: dict[str, Callable[[Path], tuple[str, list[Section]]]] = {
-    ".md": _read_text(split_markdown),
-    ".markdown": _read_text(split_markdown),
-    ".rst": _read_text(split_rst),
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".rst": read_rst,
     ".txt": _read_text(split_plain),
     ".html": read_html,
     ".htm": read_html,

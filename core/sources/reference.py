@@ -32,6 +32,10 @@ class _Entries(HTMLParser):
         self._skip = 0
         self._sig: list[str] | None = None
         self.signatures: dict[str, str] = {}
+        self.sections: dict[str, str] = {}
+        """The heading of the section each name is documented under ("Running Tasks Concurrently")."""
+        self._heading: list[str] | None = None
+        self._section = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -41,6 +45,10 @@ class _Entries(HTMLParser):
         elif tag == "dt" and self._dl_stack and self._dl_stack[-1] and a.get("id"):
             self._pending = a["id"]
             self._sig = []
+            if self._section:
+                self.sections.setdefault(str(a["id"]), self._section)
+        elif tag in {"h1", "h2", "h3", "h4"}:
+            self._heading = []
         elif tag == "dd":
             owner = self._pending if self._dl_stack and self._dl_stack[-1] else None
             self._dd_stack.append(owner)
@@ -63,6 +71,9 @@ class _Entries(HTMLParser):
             self._dd_stack.pop()
         elif tag == "a" and self._skip:
             self._skip -= 1
+        elif tag in {"h1", "h2", "h3", "h4"} and self._heading is not None:
+            self._section = " ".join("".join(self._heading).split())
+            self._heading = None
 
     def _emit(self, text: str) -> None:
         # Text belongs to the innermost documented entry only: a class's methods are their own entries.
@@ -73,6 +84,9 @@ class _Entries(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._skip:
+            return
+        if self._heading is not None:
+            self._heading.append(data)
             return
         if self._sig is not None:  # a signature line belongs to its own entry, not the enclosing class
             self._sig.append(data)
@@ -86,9 +100,15 @@ def read_reference(folder: Path) -> dict[str, str]:
     >>> # read_reference(default_reference_dir())["asyncio.gather"][:56]
     >>> # 'Run awaitable objects in the aws sequence concurrently.'
     """
+    return read_reference_sections(folder)[0]
+
+
+def read_reference_sections(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``read_reference`` plus ``{documented name: the heading of its section}``."""
     out: dict[str, str] = {}
+    sections: dict[str, str] = {}
     if not folder.is_dir():
-        return out
+        return out, sections
     for page in sorted(folder.glob("*.html")):
         parser = _Entries()
         parser.feed(page.read_text(encoding="utf-8", errors="replace"))
@@ -100,4 +120,6 @@ def read_reference(folder: Path) -> dict[str, str]:
             sig = parser.signatures.get(name, "")
             if text and name not in out:
                 out[name] = f"{sig}\n\n{text}" if sig else text
-    return out
+        for name, heading in parser.sections.items():
+            sections.setdefault(name, heading)
+    return out, sections

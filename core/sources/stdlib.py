@@ -25,7 +25,8 @@ import xxhash
 from core.sources import collect
 from core.sources.index import Document, open_index
 from core.sources.indexed import IndexedSource
-from core.sources.reference import default_reference_dir, read_reference
+from core.sources.markup import docstring_to_markdown
+from core.sources.reference import default_reference_dir, read_reference_sections
 
 NAME = "stdlib"
 DESCRIPTION = "Python standard library: docstrings (modules, classes, functions, methods) + Library Reference"
@@ -56,17 +57,20 @@ def fingerprint(reference_dir: Path | None = None) -> str:
 def collect_documents(reference_dir: Path | None = None, timeout_s: float = 300.0) -> list[Document]:
     """Every documented public module, class, function and method of the standard library, each
     with its Library Reference text appended when ``reference_dir`` holds the reference."""
-    reference = read_reference(reference_dir) if reference_dir is not None else {}
+    reference, sections = read_reference_sections(reference_dir) if reference_dir is not None else ({}, {})
     docs = []
     for d in collect.run_collector("stdlib", [], timeout_s):
-        text = d["text"]
+        text = docstring_to_markdown(d["text"])
         ref = reference.pop(d["title"], "")
         if ref:
-            text = f"{text}\n\nLibrary reference:\n\n{ref}"
+            # The section a name is filed under ("Running Tasks Concurrently") says what it is for.
+            heading = sections.get(d["title"], "")
+            label = f"Library reference ({heading})" if heading else "Library reference"
+            text = f"{text}\n\n{label}:\n\n{ref}"
         docs.append(Document(d["title"], d["location"], text, d.get("keywords", "")))
     for name, ref in sorted(reference.items()):
         if _public(name):
-            docs.append(Document(name, name, ref))
+            docs.append(Document(name, name, ref, sections.get(name, "")))
     return docs
 
 

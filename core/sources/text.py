@@ -59,6 +59,22 @@ def name_words(dotted: str) -> str:
     return " ".join(p for p in re.split(r"[._:/#\-\s]+", dotted) if p)
 
 
+def _paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs; a fenced code block stays one paragraph, blank lines and all."""
+    out: list[str] = []
+    open_fence = False
+    for para in (p.strip() for p in re.split(r"\n\s*\n", text)):
+        if not para:
+            continue
+        if open_fence:
+            out[-1] += "\n\n" + para
+        else:
+            out.append(para)
+        if para.count("```") % 2:
+            open_fence = not open_fence
+    return out
+
+
 def chunk_text(text: str, target: int = TARGET_WORDS, max_words: int = MAX_WORDS) -> list[str]:
     """Split ``text`` into chunks of about ``target`` words (never more than ``max_words``),
     on paragraph boundaries when possible.
@@ -66,7 +82,7 @@ def chunk_text(text: str, target: int = TARGET_WORDS, max_words: int = MAX_WORDS
     >>> [len(c.split()) for c in chunk_text(("word " * 500).strip())]
     [220, 220, 60]
     """
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paragraphs = _paragraphs(text)
     chunks: list[str] = []
     current: list[str] = []
     size = 0

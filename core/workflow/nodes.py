@@ -21,6 +21,7 @@ from core.llm.agents import AgentCall
 from core.llm.outputs import KeyTerms, RelevanceScores, Summary
 from core.runctx import RunContext, current_run
 from core.sources.base import Source
+from core.workflow import merge
 from core.workflow.state import ResearchState, SearchTask
 from core.workflow.validation import Validator
 
@@ -223,7 +224,7 @@ def make_analyze(deps: WorkflowDeps) -> Node:
         max_sources = query["max_sources"]
         validator = deps.validator(ctx.settings)
         candidates = []
-        for doc in shortlist(state.get("hits", []), limit=max(3 * max_sources, 10)):
+        for doc in merge.shortlist(state.get("hits", []), limit=max(3 * max_sources, 10)):
             with ctx.span("validation"):
                 text = validator.text(doc)
             if text is not None:
@@ -251,6 +252,7 @@ def make_analyze(deps: WorkflowDeps) -> Node:
                 "snippet": c["text"][:SNIPPET_CHARS],
                 "relevance": round(float(rel), 4),
                 "score": round(float(c["score"]), 4),
+                "also_in": c.get("also_in", []),
             }
             for rel, c in scored[:max_sources]
         ]
@@ -265,7 +267,7 @@ def make_summary(deps: WorkflowDeps) -> Node:
         findings = state.get("findings", [])
         if not findings:
             return {
-                "summary": "No source returned evidence for this question.",
+                "summary": "No strong match: no source returned evidence for this question.",
                 "confidence": 0.0,
                 "cited": [],
             }

@@ -1,0 +1,254 @@
+"""Hybrid ranking: BM25 and embedding similarity fused with an API-aware prior, on one absolute scale.
+
+Per chunk, at build time (pure functions of the corpus, never of expected answers):
+
+- ``prior``: what kind of text it is. A public callable's or class's own documentation is the
+  reference (0); a module or package overview (-0.04), a name filed deep inside a framework's
+  internals (``streamlit.elements.widgets...``, -0.02 per level past two), a private ``_name``
+  (-0.10), a README section (-0.03), a changelog / release-notes section (-0.18), a test (-0.15);
+  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own).
+- ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
+- ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
+
+Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
+matched once in an average-length chunk; unknown query words count against it), the cosine of the
+query's and the chunk's embeddings (``sim``), the IDF-weighted share of query stems the name
+contains (``name``) and the lead contains (``lead``). Candidates are the BM25 and the semantic top
+lists; the score is a weighted blend plus the prior, in [0, 1], comparable across sources. The
+weights are picked on the validate half of ``bench/quality.py``'s own set (reciprocal rank fusion
+of the BM25 and semantic ranks scored lower there, and is not on an absolute scale).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.sources.text import tokenize
+
+W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
+BM_CANDIDATES, SEM_CANDIDATES = 30, 15
+W_SECOND = 0.15
+W_AUTHORITY, W_REFERENCE = 0.10, 0.05
+AUTHORITY_SATURATION = 30
+SECTION_AUTHORITY = 0.75
+OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.02, -0.10, -0.05
+
+_CHANGELOG = re.compile(
+    r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
+    r"^(added|fixed|changed|removed|deprecated|security|breaking changes?)$",
+    re.I,
+)
+_MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\(")
+_TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
+_FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
+_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+_REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
+"""How ``core.sources.stdlib`` appends the Library Reference's text to a docstring."""
+_FIRST_WORD = re.compile(r"[\s.]")
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """The query-independent ranking features of one chunk (saved with the index)."""
+
+    prior: float
+    name: str
+    lead: tuple[str, ...]
+
+
+def lead_text(text: str, words: int = 40) -> str:
+    """The first sentence of a text after its signature line (at most ``words`` words)."""
+    body = _SIGNATURE.sub("", text, count=1).strip()
+    first = _FIRST_SENTENCE.split(body, maxsplit=1)[0]
+    return " ".join(first.split()[:words])
+
+
+def embed_text(title: str, text: str, reference: str = "") -> str:
+    """What a chunk's embedding is computed from: its name's words, its document's Library
+    Reference opening (``reference``) if any, and its own opening."""
+    name = " ".join(re.split(r"[._#/:\-\s]+", title.split(" / ")[-1] if " / " in title else title)[-3:])
+    body = _SIGNATURE.sub("", text, count=1)
+    lead = f"{reference} " if reference else ""
+    return f"{name}. {lead}{' '.join(body.split()[:60])}"
+
+
+def reference_openings(locations: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
+    """The Library Reference's opening sentence of each document that has one, by location
+    (the reference part may sit in a later chunk; it speaks for every chunk of its document)."""
+    whole: dict[str, list[str]] = {}
+    for location, text in zip(locations, texts, strict=True):
+        whole.setdefault(location, []).append(text)
+    out: dict[str, str] = {}
+    for location, parts in whole.items():
+        text = "\n\n".join(parts)  # a document's chunks, in order: the label may end one
+        m = _REFERENCE.search(text)
+        if m:
+            heading = f"{m.group(1)}: " if m.group(1) else ""
+            out[location] = heading + lead_text(text[m.end() :])
+    return out
+
+
+def mentions(texts: Sequence[str]) -> Counter[str]:
+    """How many texts mention each name as code (in backticks, or called: ``name(``), counted once
+    per text, under its last part and under its last two parts (``Counter``, ``collections.Counter``).
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        names: set[str] = set()
+        for m in _MENTION.finditer(text):
+            parts = (m.group(1) or m.group(2)).strip(".").split(".")
+            names.add(parts[-1])
+            if len(parts) > 1:
+                names.add(".".join(parts[-2:]))
+        counts.update(names)
+    return counts
+
+
+def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[str]) -> list[Features]:
+    """The prior, name and lead of every chunk of one corpus."""
+    # A dotted title others are filed under is a module/package (or a class, told apart by case).
+    parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
+    cited = mentions(texts)
+    reference = {loc: frozenset(tokenize(t)) for loc, t in reference_openings(locations, texts).items()}
+    out = []
+    for title, location, text in zip(titles, locations, texts, strict=True):
+        out.append(_features(title, location, text, parents, cited, reference.get(location)))
+    return out
+
+
+def authority(title: str, cited: Counter[str]) -> float:
+    """0-1: how often the rest of the corpus refers to this name as code (a documented, used API).
+    A plain lower-case last part (``get``, ``encode``) only counts with its parent (``os.getenv``);
+    a distinctive one (``TTLCache``, ``stop_after_attempt``) also counts alone, at half weight."""
+    parts = title.split(".")
+    n = cited.get(".".join(parts[-2:]), 0) if len(parts) > 1 else 0
+    last = parts[-1]
+    if "_" in last.strip("_") or any(c.isupper() for c in last[1:]):
+        n += cited.get(last, 0) // 2
+    return min(1.0, math.log1p(n) / math.log1p(AUTHORITY_SATURATION))
+
+
+def _features(
+    title: str,
+    location: str,
+    text: str,
+    parents: set[str],
+    cited: Counter[str],
+    reference: frozenset[str] | None,
+) -> Features:
+    prior = 0.0
+    is_api = " " not in title and not _FILE.search(location) and not location.startswith("pypi:")
+    if location.startswith("pypi:"):
+        heading = title.split(" / ", 1)[1] if " / " in title else ""
+        prior -= 0.03
+        if heading and _CHANGELOG.search(heading.strip()):
+            prior -= 0.18
+    elif _FILE.search(location):
+        heading = title.split(" / ", 1)[1] if " / " in title else ""
+        if heading and _CHANGELOG.search(heading.strip()):
+            prior -= 0.18
+    if is_api:
+        parts = title.split(".")
+        if title in parents and parts[-1][:1].islower():
+            prior += OVERVIEW_PRIOR  # a module overview: about many things, the answer to few
+        prior += DEPTH_PRIOR * max(0, len(parts) - 3)
+        if any(p.startswith("_") and p != "__init__" for p in location.split(".")):
+            prior += PRIVATE_PRIOR
+        prior += W_AUTHORITY * authority(title, cited)
+        if reference is not None:
+            prior += W_REFERENCE  # the public API the Python docs describe
+    elif _FILE.search(location):
+        prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
+    if _TEST.search(location.lower()):
+        prior -= 0.15
+    words = len(_SIGNATURE.sub("", text, count=1).split())
+    if words < 12:
+        prior += SHORT_PRIOR * (12 - words) / 12
+    if " / " in title:  # a section: its document's first word (file stem, distribution) and heading
+        base, heading = title.split(" / ", 1)
+        name = f"{_FIRST_WORD.split(base, maxsplit=1)[0]} {heading}".lower()
+    else:
+        name = " ".join(re.split(r"[._#/:\-\s]+", title)[-2:]).lower()
+    lead = set(tokenize(lead_text(text)))
+    if reference:  # the Library Reference's own opening sentence is a lead too
+        lead |= reference
+    return Features(round(prior, 4), name, tuple(sorted(lead)))
+
+
+def idf(num_docs: int, df: int) -> float:
+    """Lucene IDF; a term not in the corpus (``df`` 0) counts as the rarest."""
+    return math.log(1 + (num_docs - df + 0.5) / (df + 0.5))
+
+
+def candidates(bm25: np.ndarray | None, sims: np.ndarray | None) -> np.ndarray:
+    """Indexes of the BM25 top list (positive scores) and the semantic top list, without repeats."""
+    picks = []
+    if bm25 is not None and len(bm25):
+        n = min(BM_CANDIDATES, len(bm25))
+        top = np.argpartition(-bm25, n - 1)[:n]
+        picks.append(top[bm25[top] > 0])
+    if sims is not None and len(sims):
+        n = min(SEM_CANDIDATES, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]
+        picks.append(top[sims[top] > 0])
+    return np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
+
+
+def name_match(stems: Sequence[str], name: str, weights: Sequence[float] | None = None) -> float:
+    """Share of the query's stems found inside the documented name (``iso`` in ``fromisoformat``),
+    each stem weighted by its IDF (``weights``; equal when None): ``zero`` in ``numpy.zeros``
+    says more than ``array`` in ``numpy.ndarray``."""
+    if not stems:
+        return 0.0
+    w = weights or [1.0] * len(stems)
+    return sum(x for s, x in zip(stems, w, strict=True) if len(s) >= 3 and s in name) / (sum(w) or 1.0)
+
+
+def lead_match(stems: Sequence[str], lead: frozenset[str], weights: Sequence[float] | None = None) -> float:
+    """Share of the query's stems in the lead sentence, IDF-weighted like ``name_match``."""
+    if not stems:
+        return 0.0
+    w = weights or [1.0] * len(stems)
+    return sum(x for s, x in zip(stems, w, strict=True) if s in lead) / (sum(w) or 1.0)
+
+
+def score(
+    cand: np.ndarray,
+    bm25: np.ndarray | None,
+    idf: float,
+    sims: np.ndarray,
+    prior: np.ndarray,
+    names: Sequence[str],
+    leads: Sequence[frozenset[str]],
+    stems: Sequence[str],
+    weights: Sequence[float] | None = None,
+) -> np.ndarray:
+    """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
+    ``weights`` are the stems' IDFs."""
+    n = len(cand)
+    bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
+    name = np.fromiter(
+        (name_match(stems, names[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
+    )
+    lead = np.fromiter(
+        (lead_match(stems, leads[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
+    )
+    fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
+    return np.round(np.clip(fused, 0.0, 1.0), 4)
+
+
+def blend(bm: float, sim: float, name: float, lead: float, prior: float) -> float:
+    """The fused score of one candidate, in [0, 1]: the weighted signals plus the prior.
+
+    >>> blend(1.0, 1.0, 1.0, 1.0, 0.0)
+    0.95
+    """
+    fused = W_BM * min(1.0, bm) + W_SEM * max(0.0, sim) + W_NAME * name + W_LEAD * lead + prior
+    return round(min(1.0, max(0.0, fused)), 4)

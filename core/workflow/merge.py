@@ -1,0 +1,104 @@
+"""Merging the sources' hits into one shortlist: one finding per text, wherever else it appears.
+
+The same text is often indexed more than once: a package's README and the same file in the docs
+folder, a class's method and the mixin that defines it, a function re-exported under two names.
+Two hits are the same finding when their openings (first ``OPENING_WORDS`` words after any
+``name(args)`` signature line) share most word 3-grams (Jaccard >= 0.5, or >= 80% of the shorter
+one's); the better-scored one stays and lists the other's location in ``also_in``. The signature
+is left out because it is not the text: sibling methods share long signatures (``match`` and
+``fullmatch``) without being the same finding, and a re-exported function's docstring is the same
+text under another signature. ``bench/quality.py`` counts duplicates with this same rule.
+
+Comparing every pair would cost more than the search, so each opening is sketched by a few
+content-defined anchors (6-word windows starting at words picked by their own letters;
+shifting the text by a heading or a signature line does not move them), and only hits sharing an
+anchor are compared.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+OPENING_WORDS = 48
+ANCHOR_EVERY = 4
+ANCHOR_SCAN = 30
+_WORD = re.compile(r"\w+")
+_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+
+Grams = frozenset[tuple[str, str, str]]
+
+
+def _words(text: str) -> list[str]:
+    # A signature rarely runs past 1,000 characters; ~8 characters a word is plenty after it.
+    body = _SIGNATURE.sub("", text[:1000], count=1) + text[1000 : 1000 + OPENING_WORDS * 8]
+    return _WORD.findall(body[: OPENING_WORDS * 8].lower())[:OPENING_WORDS]
+
+
+def opening(text: str) -> Grams:
+    """The word 3-grams of a text's opening, what ``same_text`` compares."""
+    words = _words(text)
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
+
+
+def _anchors(words: list[str]) -> set[tuple[str, ...]]:
+    found = {
+        tuple(words[i : i + 6])
+        for i in range(min(len(words), ANCHOR_SCAN) - 5)
+        if (len(words[i]) + ord(words[i][0])) % ANCHOR_EVERY == 0
+    }
+    found.add(tuple(words[:3]))  # short texts (a one-line docstring) may have no other anchor
+    return found
+
+
+def same_text(a: Grams, b: Grams) -> bool:
+    """Near-duplicate openings (see the module docstring)."""
+    if not a or not b:
+        return False
+    common = len(a & b)
+    return common / len(a | b) >= 0.5 or common / min(len(a), len(b)) >= 0.8
+
+
+def comparable(hits: list[dict[str, Any]]) -> dict[str, float]:
+    """Per-source divisors: 1 for sources scoring on the shared [0, 1] scale, the source's best
+    score for one that reports raw (unbounded) scores."""
+    best: dict[str, float] = {}
+    for h in hits:
+        best[h["source"]] = max(best.get(h["source"], 0.0), float(h["score"]))
+    return {s: (b if b > 1.0 else 1.0) for s, b in best.items()}
+
+
+def shortlist(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` best distinct hits across sources, best first, each with ``norm_score`` and
+    ``also_in`` (locations of the near-duplicates merged into it).
+
+    >>> a = {"source": "s", "score": 0.9, "location": "a", "text": "one two three four five six"}
+    >>> b = {**a, "score": 0.5, "location": "b"}
+    >>> [(h["location"], h["also_in"]) for h in shortlist([a, b], 5)]
+    [('a', ['b'])]
+    """
+    scale = comparable(hits)
+    ranked = sorted(hits, key=lambda h: -float(h["score"]) / scale[h["source"]])
+    kept: list[dict[str, Any]] = []
+    grams: list[Grams] = []
+    owners: dict[tuple[str, ...], list[int]] = {}  # anchor -> kept hits having it
+    for h in ranked:
+        words = _words(str(h.get("text") or ""))
+        anchors = _anchors(words)
+        near = sorted({j for a in anchors for j in owners.get(a, ())})
+        g: Grams | None = None
+        twin = None
+        if near:
+            g = frozenset(zip(words, words[1:], words[2:], strict=False))
+            twin = next((kept[j] for j in near if same_text(g, grams[j])), None)
+        if twin is not None:
+            if h["location"] != twin["location"] and h["location"] not in twin["also_in"]:
+                twin["also_in"].append(h["location"])
+            continue
+        if len(kept) >= limit:
+            continue  # still compared, so a duplicate of a kept hit is listed, not lost
+        for a in anchors:
+            owners.setdefault(a, []).append(len(kept))
+        grams.append(g if g is not None else frozenset(zip(words, words[1:], words[2:], strict=False)))
+        kept.append({**h, "norm_score": float(h["score"]) / scale[h["source"]], "also_in": []})
+    return kept

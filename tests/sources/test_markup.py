@@ -1,0 +1,37 @@
+"""Source markup reaches findings as clean Markdown."""
+
+from __future__ import annotations
+
+from core.sources.markup import clean_markdown, docstring_to_markdown, rst_to_markdown
+
+
+def test_rst_links_roles_and_literals_become_markdown() -> None:
+    text = "Read `the guide <https://x.org/g>`_, call :func:`asyncio.gather` with ``return_exceptions``."
+    assert rst_to_markdown(text) == (
+        "Read [the guide](https://x.org/g), call `asyncio.gather` with `return_exceptions`."
+    )
+
+
+def test_named_rst_references_resolve_to_their_targets() -> None:
+    text = "Install from PyPI_ or see `Change log`_.\n\n.. _PyPI: https://pypi.org/p/\n.. _Change log: https://x/c\n"
+    out = rst_to_markdown(text)
+    assert "[PyPI](https://pypi.org/p/)" in out and "[Change log](https://x/c)" in out
+    assert ".. _" not in out
+
+
+def test_literal_blocks_and_doctests_are_fenced() -> None:
+    out = docstring_to_markdown("Example::\n\n    x = 1\n\n    y = 2\n\nThen:\n\n>>> f(1)\n2\n")
+    assert "```\nx = 1\n\ny = 2\n```" in out
+    assert "```python\n>>> f(1)\n2\n```" in out
+    assert "Example:" in out and "Example::" not in out
+
+
+def test_badges_images_and_mkdocs_references_are_dropped() -> None:
+    text = "[![ci](https://b/x.svg)](https://ci) <!-- note --> See [`Agent`][pydantic_ai.Agent] and [docs](https://d)."
+    assert clean_markdown(text) == "See `Agent` and [docs](https://d)."
+
+
+def test_clean_markdown_is_idempotent_on_clean_text() -> None:
+    text = "Use [httpx](https://www.python-httpx.org) and `Client`.\n\n```python\nhttpx.get(url)\n```"
+    assert clean_markdown(text) == text
+    assert clean_markdown(clean_markdown(text)) == text

@@ -1,0 +1,80 @@
+"""The hybrid ranking's corpus-derived prior and the index that carries it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.sources import rank, semantic
+from core.sources.index import CORPUS_FILES, CorpusIndex, Document, content_hash
+
+
+def _prior(titles: list[str], locations: list[str], texts: list[str]) -> dict[str, float]:
+    return {t: f.prior for t, f in zip(titles, rank.features(titles, locations, texts), strict=True)}
+
+
+def test_prior_prefers_a_public_callable_over_overviews_privates_internals_and_changelogs() -> None:
+    body = "Do the thing to the data and return the result, with several details explained here."
+    titles = [
+        "pkg.compress",
+        "pkg",
+        "pkg.codec._impl.compress",
+        "pkg.internal.widgets.mixins.Mixin.compress",
+        "pkg 1.0 — A package / Changelog",
+    ]
+    locations = [
+        "pkg.compress",
+        "pkg",
+        "pkg.codec._impl.compress",
+        "pkg.internal.widgets.mixins.Mixin.compress",
+        "pypi:pkg#changelog",
+    ]
+    prior = _prior(titles, locations, [body] * 5)
+    public = prior["pkg.compress"]
+    assert public > prior["pkg"]  # module overview
+    assert public > prior["pkg.codec._impl.compress"]  # private
+    assert public > prior["pkg.internal.widgets.mixins.Mixin.compress"]  # deep framework internals
+    assert public > prior["pkg 1.0 — A package / Changelog"] + 0.1  # changelog section
+
+
+def test_a_name_the_corpus_refers_to_as_code_earns_authority() -> None:
+    cited = rank.mentions(["Call `shutil.rmtree` here.", "shutil.rmtree(path) removes it.", "Nothing."])
+    assert rank.authority("shutil.rmtree", cited) > rank.authority("shutil.copytree", cited) == 0.0
+
+
+def test_a_rare_query_word_in_the_name_counts_more_than_a_common_one() -> None:
+    stems, weights = ["zero", "array"], [rank.idf(1000, 5), rank.idf(1000, 400)]
+    assert rank.name_match(stems, "numpy zeros", weights) > rank.name_match(stems, "numpy ndarray", weights)
+    assert rank.name_match(stems, "numpy zeros") == rank.name_match(stems, "numpy ndarray") == 0.5
+
+
+def test_scores_are_on_one_unit_scale_and_one_hit_per_document(tmp_path: Path) -> None:
+    long = " ".join(["Parse a date string in ISO format and return a datetime."] * 40)
+    docs = [
+        Document("datetime.fromisoformat", "datetime.fromisoformat", long + "\n\n" + long),
+        Document("json.dumps", "json.dumps", "Serialize an object to a JSON formatted string."),
+    ]
+    idx = CorpusIndex.build("t", docs)
+    hits = idx.search("parse ISO date string", 5)
+    assert [h.location for h in hits].count("datetime.fromisoformat") == 1
+    assert hits[0].location == "datetime.fromisoformat"
+    assert all(0.0 < h.score <= 1.0 for h in hits)
+    assert idx.search("zzqx wvvy", 5) == [] and idx.search("the of and", 5) == []
+
+
+def test_embeddings_and_features_are_saved_beside_bm25_and_load_back(tmp_path: Path) -> None:
+    docs = [
+        Document("a.gather", "a.gather", "Run awaitables concurrently."),
+        Document("b", "b", "Dogs bark."),
+    ]
+    built = CorpusIndex.build("t", docs)
+    built.save(tmp_path)
+    assert {"embeddings.npy", "features.json", "chunks.json"} <= {p.name for p in tmp_path.iterdir()}
+    loaded = CorpusIndex.load("t", built.version, tmp_path)
+    assert loaded is not None
+    assert loaded.search("run concurrently", 2) == built.search("run concurrently", 2)
+
+
+def test_the_version_covers_the_embedding_model_and_the_ranking_code() -> None:
+    assert semantic.MODEL_ID.startswith("wordllama==") and f":{semantic.DIM}" in semantic.MODEL_ID
+    assert {"rank.py", "semantic.py", "markup.py"} <= set(CORPUS_FILES)
+    assert content_hash([Document("t", "l", "x")]) == content_hash([Document("t", "l", "x")])
