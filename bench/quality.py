@@ -166,7 +166,7 @@ async def main(verbose: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = await open_engine(bench_settings(Path(tmp)), EngineSettings().updated(cache="off"))
         try:
-            sets = {
+            sets: dict[str, list[tuple[str, str | None]]] = {
                 "own: tune": [(q, p) for q, p in OWN[0::2]],
                 "own: validate": [(q, p) for q, p in OWN[1::2]],
                 "held-out": [(q, p) for q, p in HELD_OUT],
