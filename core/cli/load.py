@@ -111,6 +111,8 @@ def load(
     >>> # load(users=50, duration=30, think_time=1.0, mix="zipf:1.1:1000", preset="optimized")
     """
     settings = settings or Settings()
+    # with --json, stdout carries the summary alone (pipe it to jq); progress goes to stderr
+    progress = sys.stderr if json_out and out is sys.stdout else out
     spec = spec_from_args(
         users=users,
         duration=duration,
@@ -124,13 +126,15 @@ def load(
     burst_id = manager.start(spec)
     print(
         f"burst {burst_id} started (data: {manager.root / burst_id}); preparing the engine...",
-        file=out,
+        file=progress,
         flush=True,
     )
-    status = follow(manager, burst_id, out=out)
+    status = follow(manager, burst_id, out=progress)
     summary = manager.summary(burst_id)
     if summary is None:
-        print(f"burst {status['state']}: {status.get('error', '')}\n{status.get('log_tail', '')}", file=out)
+        print(
+            f"burst {status['state']}: {status.get('error', '')}\n{status.get('log_tail', '')}", file=progress
+        )
         return 1
     if json_out:
         import json

@@ -13,7 +13,9 @@ from pydantic_ai import ModelRetry
 
 from core.llm.outputs import RelevanceScores, Summary
 
-_CITATION = re.compile(r"\[(\d+)\]")
+# A citation stands apart: ``argv[0]`` or ``x[1]`` quoted from the evidence is indexing, not a citation
+# (the offline summary quotes documentation; seen as "citations [0] do not exist" under load).
+_CITATION = re.compile(r"(?<![\w`])\[(\d+)\]")
 
 
 def check_scores(n: int, out: RelevanceScores) -> RelevanceScores:
