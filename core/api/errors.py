@@ -58,7 +58,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
+        length = None
+        for key, value in scope["headers"]:  # a scan, not dict(headers): no dict per request
+            if key == b"content-length":
+                length = value  # the last one wins, as dict() had it
         if length is not None:
             if not length.isdigit() or int(length) > self.max_bytes:
                 await self._refuse(send)
