@@ -15,6 +15,7 @@ from core.api import create_app
 from core.config import EngineSettings, Settings
 from core.factory import build_components
 from core.metrics import Metrics
+from tests.support.api import docs_only_settings
 
 TOKEN = "test-operator-token"
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
@@ -22,15 +23,7 @@ QUESTION = "How do I run coroutines concurrently and wait for all of them?"
 
 @pytest.fixture
 def api_settings(tmp_path: Path, index_dir: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        index_dir=index_dir,
-        sources=("docs",),
-        operator_token=TOKEN,
-        redis_url=None,
-        database_url=None,
-        metrics_port=None,
-    )
+    return docs_only_settings(tmp_path, index_dir, TOKEN)
 
 
 Client = Callable[..., Any]

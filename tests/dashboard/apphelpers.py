@@ -40,3 +40,19 @@ def table(at: AppTest, *columns: str) -> Any:
         if all(c in value.columns for c in columns):
             return value
     raise AssertionError(f"no table with columns {columns}")
+
+
+def burst_manager() -> Any:
+    """The dashboard's burst manager (bursts are configured in the page tests)."""
+    from dashboard import jobs
+
+    mgr = jobs.burst_manager()
+    assert mgr is not None
+    return mgr
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    """Switch to ``views/<page>.py``, run it, and fail on any exception it raised."""
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, at.exception
+    return at

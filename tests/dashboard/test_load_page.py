@@ -4,25 +4,11 @@ two bursts overlay, and no burst process is left <defunct>."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psutil
 from streamlit.testing.v1 import AppTest
 
 from dashboard import frames, jobs
-from tests.dashboard.apphelpers import table, texts
-
-
-def _mgr() -> Any:
-    mgr = jobs.burst_manager()
-    assert mgr is not None
-    return mgr
-
-
-def _page(at: AppTest) -> AppTest:
-    at.switch_page("views/load.py").run()
-    assert not at.exception, at.exception
-    return at
+from tests.dashboard.apphelpers import burst_manager, open_page, table, texts
 
 
 def _launch(at: AppTest, **numbers: float) -> str:
@@ -64,9 +50,9 @@ def test_partial_last_second_is_not_charted_and_headline_matches_the_chart() -> 
 
 
 def test_a_finished_burst_reads_as_tables_and_lists_right(operator: AppTest) -> None:
-    _page(operator)
+    open_page(operator, "load")
     burst_id = _launch(operator, b_users=2, b_duration=2)
-    status = _mgr().wait(burst_id, timeout_s=90)
+    status = burst_manager().wait(burst_id, timeout_s=90)
     assert status["state"] == "finished", status
     operator.run()
     assert f"Burst `{burst_id}` · **finished**" in texts(operator)
@@ -82,11 +68,11 @@ def test_a_finished_burst_reads_as_tables_and_lists_right(operator: AppTest) -> 
 
 
 def test_two_bursts_overlay_side_by_side(operator: AppTest) -> None:
-    _page(operator)
+    open_page(operator, "load")
     first = _launch(operator, b_users=2, b_duration=2)
-    _mgr().wait(first, timeout_s=90)
+    burst_manager().wait(first, timeout_s=90)
     second = _launch(operator, b_users=3, b_duration=2)
-    _mgr().wait(second, timeout_s=90)
+    burst_manager().wait(second, timeout_s=90)
     operator.run()
     operator.multiselect(key="b_compare").set_value([first, second]).run()
     assert not operator.exception, operator.exception

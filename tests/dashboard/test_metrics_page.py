@@ -4,40 +4,27 @@ is listed, exact percentiles sit beside bucket estimates, and empty charts say s
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs, services
-from tests.dashboard.apphelpers import table, texts
+from tests.dashboard.apphelpers import burst_manager, open_page, table, texts
 from tests.support.wait import wait_until
 
 QUESTION = "How do I run coroutines concurrently and wait for all of them?"
-
-
-def _mgr() -> Any:
-    mgr = jobs.burst_manager()
-    assert mgr is not None
-    return mgr
-
-
-def _metrics(at: AppTest) -> AppTest:
-    at.switch_page("views/metrics.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_a_burst_process_shows_beside_the_dashboard(operator: AppTest) -> None:
     services.ask(f"{QUESTION} ({uuid.uuid4().hex[:8]})", max_sources=3)  # uncached: its nodes run here
     own = services.own_runs()["ok"]
     burst_id = jobs.start_burst(users=2, duration_s=2)
-    status = _mgr().wait(burst_id, timeout_s=90)
+    status = burst_manager().wait(burst_id, timeout_s=90)
     assert status["state"] == "finished", status
-    completed = _mgr().summary(burst_id)["completed"]
+    completed = burst_manager().summary(burst_id)["completed"]
     view = services.metrics_source().merged
     wait_until(lambda: view.counts().runs.get("ok", 0) >= own + completed, 10, "the burst's runs")
 
-    _metrics(operator)
+    open_page(operator, "metrics")
     assert "every local process" in texts(operator)
     runs_ok = int(operator.metric[0].value)
     assert runs_ok >= own + completed > own  # the burst's runs, not only the dashboard's

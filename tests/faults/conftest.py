@@ -20,6 +20,7 @@ from core.api import create_app
 from core.config import EngineSettings, Settings
 from core.factory import build_components
 from core.metrics import Metrics
+from tests.support.api import docs_only_settings
 from tests.support.ports import free_port
 from tests.support.wait import wait_until
 from tests.workers.conftest import start_worker  # noqa: F401  (the worker-process fixture)
@@ -30,15 +31,7 @@ TOKEN = "fault-operator-token"
 @pytest.fixture
 def fault_settings(tmp_path: Path, index_dir: Path) -> Settings:
     """Settings on the docs source only, a fresh data dir, nothing shared by default."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        index_dir=index_dir,
-        sources=("docs",),
-        operator_token=TOKEN,
-        redis_url=None,
-        database_url=None,
-        metrics_port=None,
-    )
+    return docs_only_settings(tmp_path, index_dir, TOKEN)
 
 
 @contextmanager
