@@ -4,7 +4,8 @@ Prints: CPU ms per uncached query (offline model, no emulated latency) with ``ag
 ``pydantic_ai`` and ``direct`` side by side, and whether their answers are identical; CPU µs per
 L1 result-cache hit (without and with the event store, ``summary`` policy); index build time (cold,
 into an empty dir) and load time (warm); throughput with 1 and 100 concurrent queries; and, with
-emulated latency ON (labelled), the end-to-end p50 against the emulated critical path.
+emulated latency ON (labelled), the end-to-end p50 against the emulated critical path; and the time
+spent in the garbage collector under CPython's default policy and the serving one.
 
     .venv/bin/python bench/engine.py [--quick]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import bench_settings, open_engine, pct, questions, row
 from core.config import EngineSettings, LatencyProfile
+from core.gc_policy import tune_for_serving
 from core.sources.registry import build_sources
 
 MODEL_MS, SOURCE_MS = 300.0, 100.0
@@ -78,6 +81,57 @@ async def l1_hit_cpu(data_dir: Path, qs: list[str], *, store: bool, n: int = 500
     return us
 
 
+class GcClock:
+    """Seconds spent in the collector (all generations) and the longest single pause."""
+
+    def __init__(self) -> None:
+        self.total = self.longest = 0.0
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._t0
+            self.total += took
+            self.longest = max(self.longest, took)
+
+
+async def gc_policies(data_dir: Path, qs: list[str], per_batch: int) -> None:
+    """Uncached runs on the default modes (L1 + L2), 40 at a time: CPython's default GC, then the
+    serving policy (``core.gc_policy``) on the next, distinct questions of the same engine (which
+    by then holds more objects: the comparison is against the policy, not for it)."""
+    engine = await open_engine(bench_settings(data_dir), EngineSettings())
+    sem = asyncio.Semaphore(40)
+
+    async def one(q: str) -> None:
+        async with sem:
+            await engine.run(q)
+
+    before = gc.get_threshold()
+    try:
+        for policy, batch in (("default", qs[:per_batch]), ("serving", qs[per_batch : 2 * per_batch])):
+            if policy == "serving":
+                tune_for_serving()
+            clock = GcClock()
+            gc.callbacks.append(clock)
+            cpu0 = time.process_time()
+            await asyncio.gather(*(one(q) for q in batch))
+            cpu = (time.process_time() - cpu0) / len(batch) * 1000
+            gc.callbacks.remove(clock)
+            print(
+                row(
+                    f"GC {policy}: collector s per 1,000 runs / longest pause ms",
+                    f"{clock.total / len(batch) * 1000:.2f} / {clock.longest * 1000:.0f}",
+                )
+            )
+            print(row(f"  CPU per uncached query, L1+L2, 40 concurrent, GC {policy} (ms)", f"{cpu:.1f}"))
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        await engine.aclose()
+
+
 async def main(quick: bool) -> None:
     n = 60 if quick else 200
     with tempfile.TemporaryDirectory() as tmpd:
@@ -91,7 +145,9 @@ async def main(quick: bool) -> None:
         uncached = EngineSettings().updated(cache="off")
         engine = await open_engine(bench_settings(tmp / "d2"), uncached)
         engine._bench_data_dir = tmp / "d2"  # type: ignore[attr-defined]
-        qs = await questions(engine, 3 * n + 100)
+        gc_batch = 300 if quick else 1000
+        pool = await questions(engine, 3 * n + 100 + 2 * gc_batch)
+        qs, gc_qs = pool[: 3 * n + 100], pool[3 * n + 100 :]
         modes = ("pydantic_ai", "direct")
         cpus = dict.fromkeys(modes, 0.0)
         walls = dict.fromkeys(modes, 0.0)
@@ -171,6 +227,7 @@ async def main(quick: bool) -> None:
                 )
             )
         await engine.aclose()
+        await gc_policies(tmp / "gc", gc_qs, gc_batch)
 
 
 if __name__ == "__main__":

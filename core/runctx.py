@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 PHASES = ("llm", "sources", "serialization", "validation", "cache", "graph")
@@ -75,14 +74,21 @@ def attribute_phases(spans: list[tuple[str, float, float]], t0: float, t1: float
     {'llm': 1.0, 'sources': 1.0, 'serialization': 0.0, 'validation': 0.0, 'cache': 0.0, 'graph': 1.0}
     """
     out = dict.fromkeys(PHASES, 0.0)
-    cuts = sorted(
-        {t0, t1, *(max(t0, min(t1, s)) for _, s, _ in spans), *(max(t0, min(t1, e)) for _, _, e in spans)}
+    # A sweep over the span edges (clipped to [t0, t1]): O(n log n), not a scan of every span
+    # per cut; ``active`` counts the open spans of each phase.
+    edges = sorted(
+        [(max(t0, min(t1, s)), 1, p) for p, s, _ in spans]
+        + [(max(t0, min(t1, e)), -1, p) for p, _, e in spans],
+        key=lambda x: (x[0], x[1]),
     )
-    for a, b in pairwise(cuts):
-        if b <= a:
-            continue
-        mid = (a + b) / 2
-        active = [p for p, s, e in spans if s <= mid < e]
-        phase = max(active, key=lambda p: _PRIORITY.get(p, 0)) if active else "graph"
-        out[phase] += b - a
+    active: dict[str, int] = {}
+    at = t0
+    for t, step, p in [*edges, (t1, 0, "")]:
+        if t > at:
+            open_ = [q for q, n in active.items() if n > 0]
+            phase = max(open_, key=lambda q: _PRIORITY.get(q, 0)) if open_ else "graph"
+            out[phase] += t - at
+            at = t
+        if step:
+            active[p] = active.get(p, 0) + step
     return out

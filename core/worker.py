@@ -30,6 +30,7 @@ from taskiq.receiver import Receiver
 from core.config import EngineSettings, Settings
 from core.durable.recovery import await_run  # H15: the lease-conflict clause
 from core.errors import ConfigError, InvalidInput, ResearchOpsError, RunOwned
+from core.gc_policy import tune_for_serving
 from core.models import ResearchResult
 from core.queue import QUEUE, TASK_NAME, failure_reply, make_broker, ok_reply, push_reply
 from core.settings_sync import SettingsSync
@@ -109,6 +110,7 @@ async def serve_worker(
         port = await asyncio.to_thread(engine.c.metrics.serve, metrics_port, "0.0.0.0")
         log.info("worker %s: metrics on port %d", worker_id, port)
     runtime = WorkerRuntime(engine, sync, worker_id)
+    tune_for_serving()
     broker = make_broker(
         settings.redis_url, queue=queue, consumer_name=worker_id, idle_timeout_s=idle_timeout_s
     )

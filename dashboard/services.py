@@ -44,9 +44,14 @@ def auth_store() -> AuthStore:
 def engine() -> EngineThread:
     """The server process's engine, created on first use and shared by every session."""
     from core.factory import build_components
+    from core.gc_policy import tune_for_serving
 
     s = settings()
-    return EngineThread.start(lambda: build_components(s, progress=log.info, role="dashboard"))
+    thread = EngineThread.start(lambda: build_components(s, progress=log.info, role="dashboard"))
+    # Streamlit runs a full collection after every rerun: freezing the engine's objects keeps
+    # those from walking the indexes again each time (core.gc_policy).
+    tune_for_serving()
+    return thread
 
 
 def clock(now: float | None = None) -> str:

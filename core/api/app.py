@@ -52,6 +52,7 @@ from core.api.schema import (
 )
 from core.config import EngineSettings, Settings
 from core.errors import CacheBackendError, InvalidInput, RunNotFound
+from core.gc_policy import tune_for_serving
 from core.models import ResearchQuery, ResearchResult, RunRecord, RunStatus
 from core.settings_sync import SettingsSync
 
@@ -85,8 +86,10 @@ def create_app(
     engine_settings: EngineSettings | None = None,
     *,
     build: Callable[[], Any] | None = None,
+    serving: bool = False,
 ) -> FastAPI:
-    """The API app; its lifespan opens the engine (and settings sync) and closes them.
+    """The API app; its lifespan opens the engine (and settings sync) and closes them. ``serving``
+    (the ``serve`` command) also applies the serving GC policy (``core.gc_policy``) once open.
 
     >>> app = create_app(Settings())  # doctest: +SKIP
     """
@@ -103,6 +106,8 @@ def create_app(
             sync.on_degraded = engine.c.metrics.degraded
             sync.start(engine)
         app.state.api = ApiState(settings, engine, sync)
+        if serving:
+            tune_for_serving()
         try:
             yield
         finally:
@@ -140,7 +145,7 @@ def _document_sources(app: FastAPI, sources: tuple[str, ...]) -> None:
 
 def app_factory() -> FastAPI:
     """For ``uvicorn core.api:app_factory --factory``: settings from the environment."""
-    return create_app(Settings())
+    return create_app(Settings(), serving=True)
 
 
 async def _api(request: Request) -> ApiState:

@@ -47,5 +47,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # each worker process builds its app (and engine) from the environment
         uvicorn.run("core.api:app_factory", factory=True, workers=args.workers, **common)
     else:
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, serving=True), **common)
     return 0

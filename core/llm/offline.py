@@ -13,7 +13,6 @@ The function is ``async`` on purpose: a plain ``def`` would be run in a worker t
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import orjson
@@ -36,17 +35,18 @@ from core.llm.prompts import KEY_TERMS, RELEVANCE, SUMMARY, parse_payload
 MODEL_NAME = "offline"
 OFFLINE_VERSION = 2
 """Bumped whenever the offline model's output for the same input changes (it is in cache keys)."""
-TOKENS_PER_WORD = 1.3
-_WORD = re.compile(r"\w+")
+CHARS_PER_TOKEN = 4
 
 
 def approx_tokens(text: str) -> int:
-    """Approximate token count: 1.3 per word (ceil), the usual rule of thumb for English.
+    """Approximate token count: one per 4 characters (ceil), the usual rule of thumb for English
+    text and code. Constant time: prompts run to ~36 KB, and counting their words with a regex
+    cost a fifth of the offline model's CPU, for a figure that is an estimate either way.
 
     >>> approx_tokens("run coroutines concurrently")
-    4
+    7
     """
-    return math.ceil(len(_WORD.findall(text)) * TOKENS_PER_WORD)
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def answer(payload: dict[str, Any]) -> dict[str, Any]:

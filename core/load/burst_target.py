@@ -7,6 +7,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import ConfigError
+from core.gc_policy import tune_for_serving
 from core.load.spec import BurstSpec
 
 
@@ -42,6 +43,7 @@ async def open_target(
     )
     if sync is not None:
         sync.start(engine)
+    tune_for_serving()  # a burst process lives for its burst: freeze the loaded engine (gc_policy)
     return EngineTarget(engine, max_sources=spec.max_sources), engine
 
 

@@ -8,7 +8,7 @@ changes, so caches can key on it. Local indexes (``IndexedSource``), the resilie
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from core.config import LatencyProfile
@@ -34,8 +34,15 @@ class Hit:
     """The raw BM25 score (higher is better; not normalized)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data with every field."""
-        return asdict(self)
+        """Plain data with every field (spelled out: ``dataclasses.asdict`` deep-copies, and it was
+        6% of an uncached run's CPU)."""
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "location": self.location,
+            "text": self.text,
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,7 +214,7 @@ class CorpusIndex:
         """
         if not self.chunks or k <= 0:
             return []
-        stems = list(dict.fromkeys(tokenize(query)))
+        stems = list(_query_stems(query))
         bm: np.ndarray | None = None
         idf = 1.0
         weights: list[float] | None = None
@@ -294,6 +294,12 @@ def _embed(chunks: list[Chunk]) -> np.ndarray:
 
 def _features(chunks: list[Chunk]) -> list[rank.Features]:
     return rank.features([c.title for c in chunks], [c.location for c in chunks], [c.text for c in chunks])
+
+
+@lru_cache(maxsize=256)
+def _query_stems(query: str) -> tuple[str, ...]:
+    # Every source tokenizes the same query of a run: stem it once.
+    return tuple(dict.fromkeys(tokenize(query)))
 
 
 @lru_cache(maxsize=256)

@@ -92,9 +92,10 @@ def test_offline_answer_reads_the_same_json_a_real_model_gets() -> None:
     assert answer(parse_payload(summary_prompt(GATHER_Q, findings)))["cited"] == [1]
 
 
-def test_token_approximation_is_1_3_per_word() -> None:
+def test_token_approximation_is_one_per_4_characters() -> None:
     assert approx_tokens("") == 0
-    assert approx_tokens("one two three four five six seven eight nine ten") == 13
+    assert approx_tokens("one two three four five six seven eight nine ten") == 12  # 48 characters
+    assert approx_tokens("x" * 4000) == 1000
 
 
 _text = st.text(alphabet=st.characters(categories=["L", "N", "P", "Zs"]), max_size=300)
