@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -51,8 +51,10 @@ class RedisL2:
         retries: int = 1,
         health_check_interval: int = 15,
         max_connections: int = 64,
+        pool_timeout_s: float = 1.0,
     ) -> None:
         self.url = url
+        self.pool_timeout_s = pool_timeout_s
         self.prefix = prefix
         self._kwargs: dict[str, Any] = {
             "socket_timeout": socket_timeout,
@@ -70,7 +72,11 @@ class RedisL2:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = Redis.from_url(self.url, **self._kwargs)
+            # Blocking pool: past max_connections a call waits (up to pool_timeout) for a free
+            # connection; the default pool raises "Too many connections" at once, which turned
+            # 200 concurrent node writes into cache errors.
+            pool = BlockingConnectionPool.from_url(self.url, timeout=self.pool_timeout_s, **self._kwargs)
+            client = Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
             self._clients[loop] = client
         return client
 

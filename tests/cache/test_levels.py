@@ -106,3 +106,14 @@ async def test_clear_and_size(level: Any) -> None:
     await level.clear()
     assert await level.size() == 0
     assert await level.get("s:0") is None
+
+
+async def test_concurrent_sets_all_land_with_their_tags(level: Any) -> None:
+    """Many sets at once (the SQLite L2 group-commits them): every value readable, every tag purgeable."""
+    import asyncio
+
+    await asyncio.gather(*(level.set(f"node:k{i}", b"v%d" % i, 60, [f"t{i % 3}"]) for i in range(200)))
+    assert [await level.get(f"node:k{i}") for i in (0, 99, 199)] == [b"v0", b"v99", b"v199"]
+    assert await level.size() == 200
+    assert await level.purge_tag("t0") == 67
+    assert await level.get("node:k0") is None and await level.get("node:k1") == b"v1"
