@@ -69,14 +69,20 @@ async def run_burst(job: dict[str, Any], folder: Path) -> int:
         writer.submit(_append, timeline_fh, orjson.dumps(entry) + b"\n")
 
     async def running(details: dict[str, Any]) -> None:
-        status.update(state="running", running_at=time.time(), **details)
+        status.update(state="running", running_at=time.time(), detail=None, **details)
         await asyncio.to_thread(write_json, folder / "status.json", status)
+
+    async def step(detail: str) -> None:
+        """What start-up is doing now (the Load page shows it with its progress bar)."""
+        if status["state"] == "starting":
+            status["detail"] = detail
+            await asyncio.to_thread(write_json, folder / "status.json", status)
 
     try:
         if processes > 1 and spec.target != "http":
-            summary = await _run_sharded(job, folder, spec, processes, stop, write_entry, running)
+            summary = await _run_sharded(job, folder, spec, processes, stop, write_entry, running, step)
         else:
-            summary = await _run_here(spec, settings, folder, processes, stop, write_entry, running)
+            summary = await _run_here(spec, settings, folder, processes, stop, write_entry, running, step)
         state = "cancelled" if stop.is_set() else "finished"
         summary.update(state=state, cancelled_run=stop.is_set(), processes=summary.get("processes", 1))
         await asyncio.to_thread(write_json, folder / "summary.json", summary)
@@ -96,6 +102,7 @@ async def _run_sharded(
     stop: asyncio.Event,
     write_entry: Any,
     running: Any,
+    step: Any,
 ) -> dict[str, Any]:
     from core.load.shards import run_sharded
 
@@ -106,7 +113,7 @@ async def _run_sharded(
 
     cpu0 = time.process_time()
     summary, timeline = await run_sharded(
-        folder / "job.json", folder, processes, stop, on_tick=write_entry, on_running=on_running
+        folder / "job.json", folder, processes, stop, on_tick=write_entry, on_running=on_running, on_step=step
     )
     # the coordinator's own CPU (merging) belongs to the burst's cost too
     summary["cpu_s"] = round(float(summary.get("cpu_s") or 0.0) + time.process_time() - cpu0, 3)
@@ -125,11 +132,17 @@ async def _run_here(
     stop: asyncio.Event,
     write_entry: Any,
     running: Any,
+    step: Any,
 ) -> dict[str, Any]:
     """The whole burst in this process (one process; or Locust, which forks its own)."""
     from core.load.runner import LoadRunner
 
     sync = live_settings_sync(spec, settings)
+    await step(
+        "loading the search indexes and opening the engine"
+        if spec.target == "engine"
+        else f"connecting to the {spec.target} target"
+    )
     target, engine = await open_target(spec, settings, folder, sync, locust_processes=processes)
 
     def on_tick(entry: dict[str, Any]) -> None:
@@ -139,6 +152,7 @@ async def _run_here(
 
     try:
         engine_settings = engine.settings if engine is not None else spec.engine_settings()
+        await step("building the question pool")
         workload = await asyncio.to_thread(
             spec.workload,
             engine.c.sources if engine else None,

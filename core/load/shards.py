@@ -52,10 +52,13 @@ class Coordinator:
         *,
         on_tick: Callable[[dict[str, Any]], None],
         on_running: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+        on_step: Callable[[str], Awaitable[None]] | None = None,
         python: str = sys.executable,
     ) -> None:
         self.job_path, self.folder, self.count, self.stop = job_path, folder, count, stop
         self.on_tick, self.on_running, self.python = on_tick, on_running, python
+        self.on_step = on_step
+        """Told what start-up is doing (processes ready so far), for the Load page's progress."""
         self.procs: list[_Proc] = []
         self.timeline: list[dict[str, Any]] = []
         self._next_t = 1
@@ -85,6 +88,7 @@ class Coordinator:
                 )
             self.procs.append(_Proc(index, proc))
         readers = [asyncio.create_task(self._read(p)) for p in self.procs]
+        await self._step()
         forward = asyncio.create_task(self._forward_stop())
         try:
             await self._start_together()
@@ -144,6 +148,7 @@ class Coordinator:
                 elif "ready" in msg:
                     p.ready = msg["ready"]
                     p.ready_event.set()
+                    await self._step()
                 elif "summary" in msg:
                     p.summary = msg["summary"]
         finally:
@@ -151,6 +156,14 @@ class Coordinator:
             p.ended = True
             p.ready_event.set()  # a process that died before it was ready must not hold the others
             self._emit()
+
+    async def _step(self) -> None:
+        ready = sum(p.ready is not None for p in self.procs)
+        if self.on_step is not None and ready < self.count:
+            await self.on_step(
+                f"{ready} of {self.count} load processes ready (each loads the search indexes and "
+                "opens its engine)"
+            )
 
     def _emit(self) -> None:
         """Write every second that every process has sent (or that no live process will send)."""
@@ -190,8 +203,9 @@ async def run_sharded(
     *,
     on_tick: Callable[[dict[str, Any]], None],
     on_running: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+    on_step: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the burst in ``job_path`` as ``count`` processes; (merged summary, merged timeline)."""
-    c = Coordinator(job_path, folder, count, stop, on_tick=on_tick, on_running=on_running)
+    c = Coordinator(job_path, folder, count, stop, on_tick=on_tick, on_running=on_running, on_step=on_step)
     summary = await c.run()
     return summary, c.timeline

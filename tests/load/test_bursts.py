@@ -93,9 +93,20 @@ def test_a_burst_over_processes_merges_their_seconds_with_exact_counts(manager: 
         users=7, duration_s=2, think_time_s=0.01, questions=QUESTIONS, mix="uniform", processes=3, seed=4
     )
     burst_id = manager.start(spec)
+    details: set[str] = set()
+
+    def started() -> bool:  # start-up names its step (the Load page shows it)
+        st = manager.status(burst_id)
+        if st.get("detail"):
+            details.add(st["detail"])
+        return st["state"] != "starting"
+
+    wait_until(started, 180, "the burst to leave 'starting'", interval_s=0.02)
+    assert any(d.endswith("load processes ready (each loads the search indexes and opens its engine)")
+               for d in details), details  # fmt: skip
     status = manager.wait(burst_id, 180)
     assert status["state"] == "finished", status
-    assert status["processes"] == 3
+    assert status["processes"] == 3 and status.get("detail") is None
     s = manager.summary(burst_id)
     assert s is not None and s["processes"] == 3 and len(s["pids"]) == 3 and "failed_processes" not in s
     assert s["completed"] > 0 and s["completed"] + s["errors"] + s["rejected"] == s["issued"]
