@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from core.errors import InvalidInput
-from dashboard import frames, jobs, services, tables
+from dashboard import frames, jobs, present, services, tables
 
 st.title("Load")
 if jobs.burst_manager() is None:
@@ -181,7 +181,7 @@ def live(burst_id: str) -> None:
     now_col.markdown("**Last second** · the charts' last point")
     k: Any = now_col.columns(3)
     k[0].metric("Throughput", _fmt(last.get("throughput"), "/s"))
-    k[1].metric("p95", _fmt(last.get("p95_ms"), " ms", 0))
+    k[1].metric("p95", present.latency(last.get("p95_ms")))
     k[2].metric("In flight", f"{head['in_flight']:,}")
     whole_col.markdown(
         f"**Whole burst** · all {whole['seconds']:.0f} s"
@@ -190,7 +190,7 @@ def live(burst_id: str) -> None:
     k = whole_col.columns(4)
     k[0].metric("Throughput", _fmt(whole["throughput"], "/s"), help="completed runs / seconds (dashed line)")
     k[1].metric(
-        "p95", _fmt(whole["p95_ms"], " ms", 0), help="exact, over every run of the burst: known once it ends"
+        "p95", present.latency(whole["p95_ms"]), help="exact, over every run of the burst: known once it ends"
     )
     k[2].metric("Completed", f"{whole['completed']:,}")
     k[3].metric("Errors · rejected", f"{whole['errors']:,} · {whole['rejected']:,}")
