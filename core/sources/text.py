@@ -50,6 +50,25 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
+_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+_CALL_START = re.compile(r"\s*[A-Za-z_][\w.]*\(")
+
+
+def strip_signature(text: str) -> str:
+    """A docstring document without its leading ``name(args)`` signature line. The collector puts
+    the signature alone before a blank line; a signature with nested brackets (``Callable[[T],
+    str] | None``) ends there, not at its first ``)``.
+
+    >>> strip_signature("f(x: Callable[[int], str] = g()) -> None\n\nDo it.")
+    'Do it.'
+    """
+    if _CALL_START.match(text):
+        end = text.find("\n\n")
+        if 0 < end < 4000 and "\n" not in text[:end].strip():
+            return text[end + 2 :].lstrip()
+    return _SIGNATURE.sub("", text, count=1)
+
+
 def name_words(dotted: str) -> str:
     """The words of a dotted name, for a chunk's header.
 
