@@ -51,21 +51,31 @@ def tokenize(text: str) -> list[str]:
 
 
 _SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+SIGNATURE_SCAN = 8000
 _CALL_START = re.compile(r"\s*[A-Za-z_][\w.]*\(")
 
 
 def strip_signature(text: str) -> str:
-    """A docstring document without its leading ``name(args)`` signature line. The collector puts
-    the signature alone before a blank line; a signature with nested brackets (``Callable[[T],
-    str] | None``) ends there, not at its first ``)``.
+    """A docstring document without its leading ``name(args)`` signature line. The signature ends
+    at the first blank line (the collector puts one after it) where its brackets balance: nested
+    brackets and defaults with blank lines in them are part of it. A chunk that is all signature
+    (cut from one longer than a chunk) has no text.
 
-    >>> strip_signature("f(x: Callable[[int], str] = g()) -> None\n\nDo it.")
+    >>> strip_signature("f(x: Callable[[int], str] = g()) -> None\\n\\nDo it.")
     'Do it.'
     """
     if _CALL_START.match(text):
-        end = text.find("\n\n")
-        if 0 < end < 4000 and "\n" not in text[:end].strip():
-            return text[end + 2 :].lstrip()
+        start = 0
+        for _ in range(8):  # a default value may hold blank lines: the first balanced one ends it
+            end = text.find("\n\n", start, SIGNATURE_SCAN)
+            if end == -1:
+                break
+            head = text[:end]
+            if sum(map(head.count, "([{")) == sum(map(head.count, ")]}")):
+                return text[end + 2 :].lstrip()
+            start = end + 2
+        if end == -1 and sum(map(text.count, "([{")) > sum(map(text.count, ")]}")):
+            return ""  # a chunk cut from inside a long signature: all of it is signature
     return _SIGNATURE.sub("", text, count=1)
 
 

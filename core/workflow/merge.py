@@ -25,6 +25,7 @@ from core.sources.text import strip_signature
 OPENING_WORDS = 48
 ANCHOR_EVERY = 4
 ANCHOR_SCAN = 30
+SHORT_WORDS = 12
 _WORD = re.compile(r"\w+")
 
 Grams = frozenset[tuple[str, str, str]]
@@ -49,6 +50,8 @@ def _anchors(words: list[str]) -> set[tuple[str, ...]]:
         if (len(words[i]) + ord(words[i][0])) % ANCHOR_EVERY == 0
     }
     found.add(tuple(words[:3]))  # short texts (a one-line docstring) may have no other anchor
+    if len(words) < SHORT_WORDS:  # ... nor one that a heading word in front would not shift
+        found.update(tuple(words[i : i + 3]) for i in range(len(words) - 2))
     return found
 
 
