@@ -19,6 +19,7 @@ import inspect
 import json
 import os
 import pkgutil
+import re
 import signal
 import sys
 import types
@@ -48,11 +49,26 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _ImportTimeout
 
 
+DEPRECATED: dict[str, str] = {}
+"""Modules whose import warned that they are deprecated (name -> the warning), as imported."""
+_DEPRECATION = re.compile(r"'([\w.]+)' is deprecated|\bthe ([\w.]+) module is deprecated", re.I)
+DEPRECATED_LABEL = "Deprecated (import warning):"
+"""How a deprecated module's document says so (``core.sources.rank`` ranks its members lower)."""
+
+
 def _safe_import(name: str) -> types.ModuleType | None:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(IMPORT_TIMEOUT_S)
     try:
-        return importlib.import_module(name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            mod = importlib.import_module(name)
+        # A deprecated module warns once, when first imported: maybe by another module's import.
+        for w in caught:
+            m = _DEPRECATION.search(str(w.message)) if issubclass(w.category, DeprecationWarning) else None
+            if m:
+                DEPRECATED.setdefault(m.group(1) or m.group(2), str(w.message))
+        return mod
     except BaseException:  # SystemExit, KeyboardInterrupt-like exits of odd modules included
         return None
     finally:
@@ -147,6 +163,8 @@ def collect_docstrings(modules: list[types.ModuleType]) -> list[Doc]:
     docs: list[Doc] = []
     for mod in modules:
         mdoc = _doc(mod)
+        if mdoc and mod.__name__ in DEPRECATED:
+            mdoc += f"\n\n{DEPRECATED_LABEL} {DEPRECATED[mod.__name__]}"
         if mdoc:
             docs.append({"title": mod.__name__, "location": mod.__name__, "text": mdoc, "keywords": ""})
         for n, obj in _members(mod):

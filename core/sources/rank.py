@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.sources import terms
+from core.sources.collect import DEPRECATED_LABEL
 from core.sources.text import strip_signature, tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
@@ -39,6 +40,7 @@ W_AUTHORITY, W_REFERENCE = 0.10, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
 LATER_PRIOR = -0.04
+DEPRECATED_PRIOR = -0.08
 OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.02, -0.10, -0.05
 
 _CHANGELOG = re.compile(
@@ -47,6 +49,7 @@ _CHANGELOG = re.compile(
     re.I,
 )
 _MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\(")
+_DEPRECATED = re.compile(rf"^{re.escape(DEPRECATED_LABEL)}", re.M)
 _TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
 _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
 _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
@@ -118,6 +121,10 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
     cited = mentions(texts)
     reference = {loc: frozenset(tokenize(t)) for loc, t in reference_openings(locations, texts).items()}
+    # Every chunk filed under a module whose import warns that it is deprecated (cgi, crypt).
+    deprecated = tuple(
+        f"{loc}." for loc, text in zip(locations, texts, strict=True) if _DEPRECATED.search(text)
+    )
     out = []
     opened: set[str] = set()
     for title, location, text in zip(titles, locations, texts, strict=True):
@@ -128,6 +135,8 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
             # siblings share; the opening says what the API is for.
             prior = round(prior + LATER_PRIOR, 4)
         opened.add(location)
+        if deprecated and f"{location}.".startswith(deprecated):
+            prior = round(prior + DEPRECATED_PRIOR, 4)
         out.append(Features(prior, f.name, f.lead))
     return out
 
