@@ -101,3 +101,11 @@ def test_a_later_chunk_ranks_below_the_opening_of_the_same_document() -> None:
     texts = ["Display a slider widget to pick a number from a range.", "label : str A short label for it."]
     first, later = (f.prior for f in rank.features(titles, locations, texts))
     assert later < first
+
+
+def test_members_of_a_deprecated_module_rank_below_the_same_text_elsewhere() -> None:
+    body = "Escape the characters of a string for safe use in markup, with details explained here."
+    titles = ["old", "old.escape", "new", "new.escape"]
+    texts = ["Old helpers.\n\nDeprecated (import warning): 'old' is deprecated", body, "New helpers.", body]
+    prior = _prior(titles, titles, texts)
+    assert prior["old.escape"] < prior["new.escape"]
