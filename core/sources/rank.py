@@ -4,9 +4,11 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
 
 - ``prior``: what kind of text it is. A public callable's or class's own documentation is the
   reference (0); a module or package overview (-0.04), a name filed deep inside a framework's
-  internals (``streamlit.elements.widgets...``, -0.02 per level past two), a private ``_name``
+  internals (``streamlit.elements.widgets...``, -0.04 per level past two), a private ``_name``
   (-0.10), a README section (-0.03), a changelog / release-notes section (-0.18), a test (-0.15);
-  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own).
+  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own); a later
+  chunk of an API's docs (parameter lists, often boilerplate) -0.04; a member of a module whose
+  import warns it is deprecated -0.08; a name the corpus refers to as code gains up to 0.15.
 - ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
 - ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
 
@@ -36,12 +38,12 @@ from core.sources.text import strip_signature, tokenize
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
-W_AUTHORITY, W_REFERENCE = 0.10, 0.05
+W_AUTHORITY, W_REFERENCE = 0.15, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
 LATER_PRIOR = -0.04
 DEPRECATED_PRIOR = -0.08
-OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.02, -0.10, -0.05
+OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.04, -0.10, -0.05
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
