@@ -267,8 +267,25 @@ def score(
     n = len(cand)
     ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
-    name = np.fromiter((name_match(stems, names[i], weights) for i in ids), dtype=np.float64, count=n)
-    lead = np.fromiter((lead_match(stems, leads[i], weights) for i in ids), dtype=np.float64, count=n)
+    # name_match and lead_match for all candidates at once: one pass per query stem (and short
+    # form), not one call per candidate and stem.
+    cand_names = [names[i] for i in ids]
+    cand_leads = [leads[i] for i in ids]
+    w = weights or [1.0] * len(stems)
+    name, lead = np.zeros(n), np.zeros(n)
+    for stem, x in zip(stems, w, strict=True):
+        forms = (stem, *terms.alternatives(stem))
+        in_name = np.zeros(n, dtype=bool)
+        in_lead = np.zeros(n, dtype=bool)
+        for f in forms:
+            if len(f) >= 3:
+                in_name |= np.fromiter((f in nm for nm in cand_names), dtype=bool, count=n)
+            in_lead |= np.fromiter((f in ld for ld in cand_leads), dtype=bool, count=n)
+        name += x * in_name
+        lead += x * in_lead
+    total = sum(w) or 1.0
+    name /= total
+    lead /= total
     fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
     return np.round(np.clip(fused, 0.0, 1.0), 4)
 
