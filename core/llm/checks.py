@@ -16,6 +16,9 @@ from core.llm.outputs import RelevanceScores, Summary
 # A citation stands apart: ``argv[0]`` or ``x[1]`` quoted from the evidence is indexing, not a citation
 # (the offline summary quotes documentation; seen as "citations [0] do not exist" under load).
 _CITATION = re.compile(r"(?<![\w`])\[(\d+)\]")
+# Nor is a bracketed number inside code: ``print([11])`` in a quoted example (seen under load as
+# "citations [11] do not exist").
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
 
 
 def check_scores(n: int, out: RelevanceScores) -> RelevanceScores:
@@ -35,7 +38,7 @@ def check_summary(n: int, out: Summary) -> Summary:
     >>> check_summary(2, Summary(text="It runs [2].", confidence=0.5)).cited
     [2]
     """
-    used = [int(k) for k in _CITATION.findall(out.text)]
+    used = [int(k) for k in _CITATION.findall(_CODE.sub(" ", out.text))]
     bad = sorted({k for k in [*used, *out.cited] if not 1 <= k <= n})
     if bad:
         raise ModelRetry(f"citations {bad} do not exist; cite findings 1..{n} only, as [n]")

@@ -18,3 +18,10 @@ def test_indexing_quoted_from_the_evidence_is_not_a_citation() -> None:
 def test_a_citation_of_a_missing_finding_is_still_refused() -> None:
     with pytest.raises(ModelRetry, match=r"citations \[3\] do not exist"):
         check_summary(2, Summary(text="It runs [1]. It also waits [3].", confidence=0.5))
+
+
+def test_a_bracketed_number_in_a_code_example_is_not_a_citation() -> None:
+    code = "```python\nprint(pick([11, 76]), [76])\n```"
+    text = f"Use `pick` [1]. For example:\n\n{code}\n It returns `xs[2]` [2]."
+    out = check_summary(2, Summary(text=text, confidence=0.5))
+    assert out.cited == [1, 2]
