@@ -26,8 +26,8 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ui import ARGS, PASSWORD, ROOT, free_port, sign_in, wait_health  # noqa: E402
-from dashboard.auth import hash_password  # noqa: E402
+from bench.ui import ARGS, PASSWORD, ROOT, free_port, sign_in, wait_health
+from dashboard.auth import hash_password
 
 
 def fill(page: object, name: str, value: object) -> None:
@@ -43,8 +43,8 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "RESEARCHOPS_DATA_DIR": tmp,
-               "RESEARCHOPS_INDEX_DIR": os.environ.get("RESEARCHOPS_INDEX_DIR", str(ROOT / ".data" / "index")),
+        index = os.environ.get("RESEARCHOPS_INDEX_DIR", str(ROOT / ".data" / "index"))
+        env = {**os.environ, "RESEARCHOPS_DATA_DIR": tmp, "RESEARCHOPS_INDEX_DIR": index,
                "RESEARCHOPS_OPERATOR_PASSWORD_HASH": hash_password(PASSWORD)}  # fmt: skip
         for key in ("RESEARCHOPS_REDIS_URL", "REDIS_URL", "RESEARCHOPS_DATABASE_URL", "DATABASE_URL"):
             env.pop(key, None)  # the embedded defaults, as the README's first command runs them
@@ -75,7 +75,8 @@ def main() -> int:
                 burst_id = re.search(r"Burst `?(\S+?)`? ·", tick.inner_text()).group(1)  # type: ignore[union-attr]
                 print(f"burst {burst_id}: running {startup:.1f} s after Launch (start-up: indexes, engines)")
                 tick.filter(has_text="finished").wait_for(timeout=(args.duration + 240) * 1000)
-                panel = page.get_by_text("Whole burst").locator("xpath=ancestor::div[@data-testid='stColumn'][1]")
+                column = "xpath=ancestor::div[@data-testid='stColumn'][1]"
+                panel = page.get_by_text("Whole burst").locator(column)
                 panel.get_by_text("exact, from its summary").wait_for()
                 shown = " | ".join(panel.inner_text().split("\n"))
                 emulated = page.get_by_text("EMULATED", exact=False).first.is_visible()

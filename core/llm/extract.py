@@ -25,6 +25,7 @@ TOP_FINDINGS = 5
 
 # Dotted names stay one token (``asyncio.gather``); a trailing full stop is not part of a name.
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NAME_NUMBER = re.compile(r"\b([A-Za-z]{2,})-(\d{1,4})\b")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*>#])")
 _SPACE = re.compile(r"\s+")
 # Words that make a question a question but never help retrieval.
@@ -84,7 +85,9 @@ def key_terms(question: str) -> list[str]:
     seen: set[str] = set()
     idents: list[str] = []
     words: list[str] = []
-    tokens = _TOKEN.findall(question)
+    # "SHA-256", "UTF-8": the name is the letters and the number together (``sha256``, ``utf_8``
+    # in the APIs); the token pattern alone would keep only "SHA".
+    tokens = [f"{a}{n}" for a, n in _NAME_NUMBER.findall(question)] + _TOKEN.findall(question)
     stemmed = _stemmer().stemWords([t.lower() for t in tokens])
     for token, stem in zip(tokens, stemmed, strict=True):
         ident = is_identifier(token)
