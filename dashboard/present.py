@@ -50,10 +50,10 @@ def cache_note(processing_s: float, original_s: float | None, level: str | None)
 
 
 def latency(ms: float | None) -> str:
-    """A latency short enough for a metric tile: ``850 ms``, ``1.56 s``, ``40.2 s``; ``–`` for none.
+    """A latency short enough for a narrow metric tile: ``850 ms``, ``1.6 s``; ``–`` for none.
 
     >>> [latency(0.42), latency(850.4), latency(1556.5), latency(40_210.0), latency(None)]
-    ['0.42 ms', '850 ms', '1.56 s', '40.2 s', '–']
+    ['0.42 ms', '850 ms', '1.6 s', '40.2 s', '–']
     """
     if ms is None:
         return "–"
@@ -61,7 +61,7 @@ def latency(ms: float | None) -> str:
         return f"{ms:.2f} ms"
     if ms < 1000:
         return f"{ms:.0f} ms"
-    return f"{ms / 1000:.2f} s" if ms < 10_000 else f"{ms / 1000:.1f} s"
+    return f"{ms / 1000:.1f} s"
 
 
 def _ms(seconds: float) -> str:

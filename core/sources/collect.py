@@ -109,15 +109,21 @@ def walk_modules(roots: Iterable[str], skip: frozenset[str] = frozenset()) -> li
     return out
 
 
+# A default value's repr may carry its address (``<Unset object at 0x7f54...>``): a different text
+# on every collection, so the content hash changed and every re-collect rebuilt the index.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def _doc(obj: Any) -> str:
     # The object's own docstring only: inspect.getdoc() would copy inherited docs onto every override.
+    # A dataclass's generated docstring is its signature, reprs included: addresses go (_ADDRESS).
     doc = getattr(obj, "__doc__", None)
-    return inspect.cleandoc(doc) if isinstance(doc, str) else ""
+    return _ADDRESS.sub(">", inspect.cleandoc(doc)) if isinstance(doc, str) else ""
 
 
 def _signature(name: str, obj: Any) -> str:
     try:
-        return f"{name}{inspect.signature(obj)}"
+        return _ADDRESS.sub(">", f"{name}{inspect.signature(obj)}")
     except (TypeError, ValueError, RecursionError):
         return ""
     except Exception:
@@ -318,7 +324,13 @@ def run_collector(kind: str, args: list[str], timeout_s: float = 300.0) -> list[
     from pathlib import Path
 
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        # A fixed string hash: modules and members are walked in the same order every time, so the
+        # same installation collects the same documents and hashes to the same corpus version.
+        "PYTHONHASHSEED": "0",
+    }
     with tempfile.TemporaryDirectory(prefix="researchops-collect-") as tmp:
         out = os.path.join(tmp, "docs.json")
         try:

@@ -34,3 +34,14 @@ def test_researchops_own_readme_is_not_indexed() -> None:
     locations = {d["location"] for d in collect_readmes()}
     assert "pypi:researchops" not in locations
     assert "pypi:pydantic" in locations
+
+
+def test_collecting_twice_gives_the_same_corpus_version() -> None:
+    """Same installation, same documents in the same order: a re-collect (any installed package
+    changed the fingerprint) finds the index current instead of rebuilding it. Addresses in reprs
+    and hash-seeded walk order both made every collection differ."""
+    from core.sources.index import content_hash
+    from core.sources.packages import collect_documents
+
+    first, second = collect_documents(["pydantic_ai"]), collect_documents(["pydantic_ai"])
+    assert len(first) > 100 and content_hash(first) == content_hash(second)

@@ -103,3 +103,17 @@ def test_reference_text_is_merged_into_the_api_document(stdlib_source: IndexedSo
     gather = " ".join(c.text for c in stdlib_source.index.chunks if c.location == "asyncio.tasks.gather")
     assert "Return a future aggregating results" in gather  # docstring
     assert "Run awaitable objects in the aws sequence concurrently" in gather  # reference
+
+
+def test_a_signature_is_the_same_text_on_every_collection() -> None:
+    """A default's repr with its address (``<Unset object at 0x7f...>``) changed the content hash on
+    every collection, so every re-collect rebuilt the index."""
+    from core.sources import collect
+
+    class Unset:
+        pass
+
+    def override(*, name: object = Unset()) -> None: ...
+
+    sig = collect._signature("override", override)
+    assert sig.startswith("override(*, name: 'object' = <") and sig.endswith("Unset object>) -> 'None'")
