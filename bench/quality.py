@@ -37,20 +37,18 @@ _WORDS = re.compile(r"\w+")
 _CITE = re.compile(r"\s*\[\d+\]")
 
 
-def duplicates(hits: list[dict[str, Any]]) -> int:
-    """Hits (of the top 5) that repeat an earlier one: the same text indexed twice, by the rule
+def duplicates(texts: list[str]) -> int:
+    """Texts (of the top 5) that repeat an earlier one: the same text indexed twice, by the rule
     the merger uses (``core.workflow.merge.same_text``: the openings after any signature line
-    share most word 3-grams; ``merge.may_merge``: a later chunk's shared boilerplate is not the
-    same finding under another name). Sibling APIs whose own texts differ are not duplicates,
-    even when they share a signature or an appended reference section. Each hit has ``text``,
-    ``title``, ``location`` and ``doc_id``."""
-    seen: list[tuple[frozenset[tuple[str, str, str]], dict[str, Any]]] = []
+    share most word 3-grams). Sibling APIs whose own texts differ are not duplicates, even when
+    they share a signature or an appended reference section."""
+    seen: list[frozenset[tuple[str, str, str]]] = []
     dups = 0
-    for h in hits[:5]:
-        g = merge.opening(h["text"])
-        if any(merge.same_text(g, o) and merge.may_merge(h, other) for o, other in seen):
+    for t in texts[:5]:
+        g = merge.opening(t)
+        if any(merge.same_text(g, o) for o in seen):
             dups += 1
-        seen.append((g, h))
+        seen.append(g)
     return dups
 
 
@@ -142,13 +140,8 @@ async def run_set(engine: Any, items: list[tuple[str, str | None]], verbose: boo
         rows = [(f.title, f.location) for f in result.findings]
         base = bm25_rows(engine.c.sources, question)
         base_rows = [(h["title"], h["location"]) for h in base]
-        new.dups += duplicates(
-            [
-                {"text": f.snippet, "title": f.title, "location": f.location, "doc_id": f.doc_id}
-                for f in result.findings
-            ]
-        )
-        bm25.dups += duplicates(base)
+        new.dups += duplicates([f.snippet for f in result.findings])
+        bm25.dups += duplicates([h["text"] for h in base])
         new.repeats += repeated_sentences(result.summary)
         if pattern is None:
             new.unanswerable += 1

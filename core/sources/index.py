@@ -55,7 +55,6 @@ CORPUS_FILES = (
     "index.py",
     "text.py",
     "rank.py",
-    "terms.py",
     "semantic.py",
     "markup.py",
     "readers.py",
