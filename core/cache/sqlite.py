@@ -1,13 +1,10 @@
 """L2 in an embedded SQLite file: the default shared cache, needing nothing installed.
 
-Several local processes share the file (WAL journal, busy timeout). Writes run on one private
-worker thread that owns the write connection, never on the event loop, and are group-committed:
-the sets that arrive while a commit is under way go in the next one, together (one transaction
-and one thread hop per batch instead of per set; a set still returns only once committed).
-Reads run inline on a second connection: in WAL mode a reader never waits for a writer, a
-primary-key lookup costs ~10 us, and the thread hop it saves cost ten times that. A read that
-does find the file busy (WAL recovery) goes to the worker thread instead. Expired rows are
-ignored on read and swept now and then on write.
+Several local processes share the file (WAL journal, busy timeout). All SQLite work runs on one
+private worker thread that owns the connection, never on the event loop. Writes are
+group-committed: the sets that arrive while a commit is under way go in the next one, together
+(one transaction and one thread hop per batch instead of per set; a set still returns only once
+committed). Expired rows are ignored on read and swept now and then on write.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from core.errors import CacheBackendError
 
 T = TypeVar("T")
 _SWEEP_EVERY = 256  # sets between sweeps of expired rows
-_READ_BUSY_MS = 20  # an inline read waits at most this long for a lock before going off-loop
 _GET = "SELECT value FROM cache_entries WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 _Pending = tuple[str, bytes, float | None, tuple[str, ...], "asyncio.Future[None]"]
 
@@ -63,8 +59,6 @@ class SQLiteL2:
         self.busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-l2")
         self._conn: sqlite3.Connection | None = None
-        self._reader: sqlite3.Connection | None = None
-        self._read_lock = threading.Lock()
         self._pending: list[_Pending] = []
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
@@ -135,20 +129,6 @@ class SQLiteL2:
         except (sqlite3.Error, OSError) as e:
             return CacheBackendError(f"sqlite L2 set failed: {type(e).__name__}: {e}")
 
-    # --- runs inline, on the caller's thread ---------------------------------------------------
-    def _read(self, key: str) -> bytes | None:
-        with self._read_lock:
-            if self._reader is None:
-                if not self.path.exists():
-                    return None  # nothing written yet; the writer creates the file and schema
-                conn = sqlite3.connect(
-                    self.path, timeout=_READ_BUSY_MS / 1000, isolation_level=None, check_same_thread=False
-                )
-                conn.execute(f"PRAGMA busy_timeout={_READ_BUSY_MS}")
-                self._reader = conn
-            row = self._reader.execute(_GET, (key, time.time())).fetchone()
-        return None if row is None else bytes(row[0])
-
     def _sweep(self, now: float) -> None:
         db = self._db()
         with db:
@@ -215,10 +195,6 @@ class SQLiteL2:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        with self._read_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
 
     # --- async API -----------------------------------------------------------------------------
     async def _run(self, what: str, fn: Callable[[], T]) -> T:
@@ -230,15 +206,7 @@ class SQLiteL2:
             raise CacheBackendError(f"sqlite L2 {what} failed: {type(e).__name__}: {e}") from e
 
     async def get(self, key: str) -> bytes | None:
-        if self._closed.is_set():
-            raise CacheBackendError("sqlite L2 get failed: backend is closed")
-        try:
-            return self._read(key)
-        except sqlite3.OperationalError:
-            # Busy or locked (WAL recovery, a schema change): wait on the worker thread, not here.
-            return await self._run("get", lambda: self._get(key))
-        except (sqlite3.Error, OSError) as e:
-            raise CacheBackendError(f"sqlite L2 get failed: {type(e).__name__}: {e}") from e
+        return await self._run("get", lambda: self._get(key))
 
     async def set(self, key: str, value: bytes, ttl_s: float | None, tags: Sequence[str] = ()) -> None:
         """Store ``value``; returns once it is committed (with the other sets of its batch)."""
