@@ -19,6 +19,7 @@ import inspect
 import json
 import os
 import pkgutil
+import re
 import signal
 import sys
 import types
