@@ -127,7 +127,7 @@ class SQLiteL2:
             self._set_many([item])
             return None
         except (sqlite3.Error, OSError) as e:
-            return CacheBackendError(f"sqlite L2 set failed: {type(e).__name__}: {e}")
+            return _backend_error("set", e)
 
     def _sweep(self, now: float) -> None:
         db = self._db()
@@ -203,7 +203,7 @@ class SQLiteL2:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
         except (sqlite3.Error, OSError) as e:
-            raise CacheBackendError(f"sqlite L2 {what} failed: {type(e).__name__}: {e}") from e
+            raise _backend_error(what, e) from e
 
     async def get(self, key: str) -> bytes | None:
         return await self._run("get", lambda: self._get(key))
@@ -248,6 +248,10 @@ class SQLiteL2:
         await self._run("close", self._close)
         self._closed.set()
         self._executor.shutdown(wait=False)
+
+
+def _backend_error(what: str, e: BaseException) -> CacheBackendError:
+    return CacheBackendError(f"sqlite L2 {what} failed: {type(e).__name__}: {e}")
 
 
 def _settle(fut: asyncio.Future[None], err: BaseException | None) -> None:
