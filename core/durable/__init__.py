@@ -2,8 +2,8 @@
 
 Every run is one checkpoint thread (``thread_id = run_id``), written by the engine per superstep.
 
-- ``checkpoint``: ``open_checkpointer(settings)``, an ``AsyncSqliteSaver`` (embedded) or
-  ``AsyncPostgresSaver`` (``DATABASE_URL``) whose serde is ``RunCodecSerde``.
+- ``checkpoint``: ``open_checkpointer(settings)``, a ``ThreadedSqliteSaver`` (embedded; module
+  ``sqlite_saver``) or ``AsyncPostgresSaver`` (``DATABASE_URL``) whose serde is ``RunCodecSerde``.
 - ``recovery``: runs left ``running`` by a dead process on this host resume from their last
   checkpoint (completed nodes are not run again); ``core.factory.open_engine`` schedules it.
 - ``timetravel``: ``history`` / ``replay`` / ``fork``, a run's checkpoints; new runs seeded from one.

@@ -72,12 +72,11 @@ class Checkpointer:
 
 async def thread_ids(saver: Any) -> set[str]:
     """Every thread (run id) with checkpoints in ``saver`` (SQLite or PostgreSQL)."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from core.durable.sqlite_saver import ThreadedSqliteSaver
 
+    if isinstance(saver, ThreadedSqliteSaver):
+        return await saver.thread_ids()
     sql = "SELECT DISTINCT thread_id FROM checkpoints"
-    if isinstance(saver, AsyncSqliteSaver):
-        async with saver.lock, saver.conn.execute(sql) as cur:
-            return {str(r[0]) for r in await cur.fetchall()}
     async with saver._cursor() as cur:  # the saver's own connection handling (pool or conn)
         await cur.execute(sql)
         return {str(r["thread_id"]) for r in await cur.fetchall()}
@@ -93,18 +92,12 @@ async def open_checkpointer(settings: Settings, *, schema: str | None = None) ->
     where = database_location(settings.database_url, settings.data_dir)
     if isinstance(where, str):
         return await _open_postgres(where, schema)
-    import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from core.durable.sqlite_saver import ThreadedSqliteSaver
 
     path = where.with_name(SQLITE_FILE)  # beside the run store's file
     path.parent.mkdir(parents=True, exist_ok=True)
-    # several local processes share the file: WAL lets readers run beside the one writer
-    conn = await aiosqlite.connect(path, timeout=30.0)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    saver = AsyncSqliteSaver(conn, serde=RunCodecSerde(allow_pickle=True))
-    await saver.setup()
-    return Checkpointer(saver, "sqlite", conn.close)
+    saver = await ThreadedSqliteSaver.open(path, serde=RunCodecSerde(allow_pickle=True))
+    return Checkpointer(saver, "sqlite", saver.aclose)
 
 
 async def _open_postgres(url: str, schema: str | None) -> Checkpointer:
