@@ -50,15 +50,18 @@ def cache_note(processing_s: float, original_s: float | None, level: str | None)
 
 
 def latency(ms: float | None) -> str:
-    """A latency short enough for a narrow metric tile: ``850 ms``, ``1.6 s``; ``–`` for none.
+    """A latency short enough for a narrow metric tile (six characters at most): ``250 µs``,
+    ``2.5 ms``, ``850 ms``, ``1.6 s``; ``–`` for none.
 
-    >>> [latency(0.42), latency(850.4), latency(1556.5), latency(40_210.0), latency(None)]
-    ['0.42 ms', '850 ms', '1.6 s', '40.2 s', '–']
+    >>> [latency(0.25), latency(2.54), latency(850.4), latency(1556.5), latency(40_210.0), latency(None)]
+    ['250 µs', '2.5 ms', '850 ms', '1.6 s', '40.2 s', '–']
     """
     if ms is None:
         return "–"
+    if ms < 1:
+        return f"{ms * 1000:.0f} µs"
     if ms < 10:
-        return f"{ms:.2f} ms"
+        return f"{ms:.1f} ms"
     if ms < 1000:
         return f"{ms:.0f} ms"
     return f"{ms / 1000:.1f} s"
