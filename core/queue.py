@@ -2,7 +2,7 @@
 
 Why taskiq + ``RedisStreamBroker``: it is asyncio-native (our engine is async), and a Redis stream
 with a consumer group gives what a list queue cannot: a message stays *pending* until the worker
-acknowledges it, which it does only after the result is saved (``WHEN_SAVED``), so a worker killed
+acknowledges it, which it does only after the task pushed its reply (``WHEN_SAVED``), so a worker killed
 mid-run loses nothing. Three gaps of the stock broker are closed by ``ResearchBroker``:
 
 * it reclaims other consumers' stale pending messages (``XAUTOCLAIM``) only right after new messages
@@ -13,9 +13,12 @@ mid-run loses nothing. Three gaps of the stock broker are closed by ``ResearchBr
 * it reads 100 messages per ``XREADGROUP``, so one worker hoards the queue; we read one at a time,
   only when a slot is free, which spreads runs across workers.
 
-A task returns plain JSON (``ok_reply``/``failure_reply``), saved in taskiq's result backend and
-pushed to the submitting client's reply stream (``push_reply``); ``WorkerPool`` turns it back into a
-``ResearchResult`` or the typed error. The worker process itself is ``core.worker``.
+A task returns plain JSON (``ok_reply``/``failure_reply``), pushed to the submitting client's reply
+stream (``push_reply``) before the message is acknowledged; ``WorkerPool`` turns it back into a
+``ResearchResult`` or the typed error. A run submitted without a reply stream (``submit``) is read
+from the run store. There is no taskiq result backend: nothing read it, and it kept every result in
+Redis for a day (~10 KB a run: GBs at a hundred runs a second) and cost a serialization and a
+``SET`` per run. The worker process itself is ``core.worker``.
 
     async with WorkerPool("redis://127.0.0.1:6379/0") as pool:
         result = await pool.run({"question": "How do I gather coroutines?"})
@@ -36,8 +39,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AckableMessage
 from taskiq.message import TaskiqMessage
-from taskiq.serializers import ORJSONSerializer
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisStreamBroker
 
 from core.errors import InvalidInput, ModelError, Overloaded, ResearchOpsError, Unavailable
 from core.models import ResearchQuery, ResearchResult, new_id, parse_query
@@ -47,7 +49,8 @@ log = logging.getLogger(__name__)
 QUEUE = "researchops:runs"
 GROUP = "researchops-workers"
 TASK_NAME = "researchops.research"
-RESULT_TTL_S = 24 * 3600
+REPLY_TTL_S = 24 * 3600
+"""A client's reply stream expires this long after its last reply (a client that died)."""
 REPLY_MAXLEN = 20_000
 STREAM_MAXLEN = 1_000_000
 
@@ -157,15 +160,8 @@ class ResearchBroker(RedisStreamBroker):
 def make_broker(
     redis_url: str, *, queue: str = QUEUE, consumer_name: str | None = None, idle_timeout_s: float = 30.0
 ) -> ResearchBroker:
-    """The broker + result backend both workers and clients use (results as JSON, never pickle)."""
-    backend: RedisAsyncResultBackend[Any] = RedisAsyncResultBackend(
-        redis_url, result_ex_time=RESULT_TTL_S, serializer=ORJSONSerializer(), prefix_str=queue
-    )
-    broker = ResearchBroker(
-        redis_url, queue=queue, consumer_name=consumer_name, idle_timeout_s=idle_timeout_s
-    )
-    broker.with_result_backend(backend)
-    return broker
+    """The broker both workers and clients use (messages as JSON, never pickle)."""
+    return ResearchBroker(redis_url, queue=queue, consumer_name=consumer_name, idle_timeout_s=idle_timeout_s)
 
 
 # ---- what a task returns -------------------------------------------------------------------------
@@ -237,7 +233,7 @@ async def push_reply(conn: Redis, stream: str, reply: dict[str, Any]) -> None:
     """Push one task's reply to the client waiting on ``stream`` (the worker side of ``WorkerPool``)."""
     async with conn.pipeline(transaction=False) as pipe:
         pipe.xadd(stream, {b"data": orjson.dumps(reply)}, maxlen=REPLY_MAXLEN, approximate=True)
-        pipe.expire(stream, RESULT_TTL_S)
+        pipe.expire(stream, REPLY_TTL_S)
         await pipe.execute()
 
 

@@ -52,7 +52,7 @@ class WorkerRuntime:
         self, query: dict[str, Any], run_id: str, reply_to: str | None = None
     ) -> dict[str, Any]:
         """The task body: run one query on this worker's engine under the newest settings; the reply
-        is returned (taskiq's result backend) and, when the client named a stream, pushed there."""
+        is pushed to the client's stream when it named one (the message is acknowledged after)."""
         await self.sync.refresh(self.engine)  # one GET: a missed pub/sub message cannot leave us behind
         run = asyncio.create_task(self.engine.run(query, run_id=run_id))
         self.running.add(run)

@@ -190,8 +190,7 @@ def cache_panel(stats: dict[str, Any], mode: str, live_codec: str) -> dict[str, 
         + ".",
         "note": (
             f"Live codec **{live_codec}** (state copies, checkpoints) · L2 codec **{stats.get('codec')}** "
-            "(fixed, shared-store safety)"
-            + ("" if l2_on else f" · L2 is **not in use** under cache={mode}")
+            "(fixed, shared-store safety)" + ("" if l2_on else f" · L2 is **not in use** under cache={mode}")
         ),
     }
 
