@@ -44,11 +44,14 @@ def claim(text: str, claimed: str, measured: str, holds: bool | None, note: str 
 
 
 def burst(settings: Settings, timeout_s: float = 900.0, **fields: Any) -> dict[str, Any]:
-    """One burst exactly as ``researchops load`` runs it (its own processes, default options)."""
+    """One burst exactly as ``researchops load`` runs it (its own processes, default options), from
+    a cold cache: each burst gets a data dir (and so an L2 file) of its own; indexes are shared."""
     from core.cli.load import CLI_CAPS
     from core.load.bursts import BurstManager
     from core.load.spec import build_spec
 
+    fresh = Path(tempfile.mkdtemp(prefix="burst-", dir=settings.data_dir.parent))
+    settings = settings.model_copy(update={"data_dir": fresh})
     manager = BurstManager(settings.data_dir, CLI_CAPS, process_settings=settings)
     burst_id = manager.start(build_spec(**fields))
     status = manager.wait(burst_id, timeout_s)
@@ -91,7 +94,9 @@ def load_row(label: str, s: dict[str, Any]) -> str:
 
 
 def _s(ms: float | None) -> str:
-    return "n/a" if ms is None else f"{ms / 1000:.2f} s"
+    if ms is None:
+        return "n/a"
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
 async def main(quick: bool, skip_10k: bool) -> None:

@@ -304,6 +304,21 @@ def main() -> None:
         tp = throughput(args.runs, tmp, args.concurrency)
         speedup = tp[2]["runs_per_s"] / tp[1]["runs_per_s"]
         print(f"  speed-up 2 workers / 1 worker: {speedup:.2f}x (target >= 1.8x)")
+        # what bounds it here: one worker (its SQLite threads beside its loop), the client and Redis
+        # already use more than one of the machine's cores, so N workers can at most reach N / that
+        used = {
+            n: r["runs_per_s"]
+            * (r["worker_cpu_ms_per_run"] + r["client_cpu_ms_per_run"] + r["redis_cpu_ms_per_run"])
+            / 1000
+            for n, r in tp.items()
+        }
+        cores = os.cpu_count() or 1
+        print(
+            f"  cores busy: 1 worker {used[1]:.2f}, 2 workers {used[2]:.2f} of {cores} -> best possible "
+            f"speed-up on this machine {cores / used[1]:.2f}x; CPU per run 2 workers / 1 worker "
+            f"{tp[2]['worker_cpu_ms_per_run'] / tp[1]['worker_cpu_ms_per_run']:.2f}"
+        )
+        out["cores_busy"] = used
         api = api_hit_cpu(args.requests, tmp)
         print(
             f"API cache hit ({args.requests} requests, serve with uvloop+httptools): server CPU "
