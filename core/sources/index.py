@@ -55,6 +55,7 @@ CORPUS_FILES = (
     "index.py",
     "text.py",
     "rank.py",
+    "terms.py",
     "semantic.py",
     "markup.py",
     "readers.py",

@@ -4,9 +4,11 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
 
 - ``prior``: what kind of text it is. A public callable's or class's own documentation is the
   reference (0); a module or package overview (-0.04), a name filed deep inside a framework's
-  internals (``streamlit.elements.widgets...``, -0.02 per level past two), a private ``_name``
+  internals (``streamlit.elements.widgets...``, -0.04 per level past two), a private ``_name``
   (-0.10), a README section (-0.03), a changelog / release-notes section (-0.18), a test (-0.15);
-  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own).
+  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own); a later
+  chunk of an API's docs (parameter lists, often boilerplate) -0.04; a member of a module whose
+  import warns it is deprecated -0.08; a name the corpus refers to as code gains up to 0.15.
 - ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
 - ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
 
@@ -29,15 +31,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.sources.text import tokenize
+from core.sources import terms
+from core.sources.collect import DEPRECATED_LABEL
+from core.sources.text import strip_signature, tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
-W_AUTHORITY, W_REFERENCE = 0.10, 0.05
+W_AUTHORITY, W_REFERENCE = 0.15, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
-OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.02, -0.10, -0.05
+LATER_PRIOR = -0.04
+DEPRECATED_PRIOR = -0.08
+OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.04, -0.10, -0.05
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
@@ -45,9 +51,9 @@ _CHANGELOG = re.compile(
     re.I,
 )
 _MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\(")
+_DEPRECATED = re.compile(rf"^{re.escape(DEPRECATED_LABEL)}", re.M)
 _TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
 _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
-_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
 _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
 """How ``core.sources.stdlib`` appends the Library Reference's text to a docstring."""
 _FIRST_WORD = re.compile(r"[\s.]")
@@ -65,7 +71,7 @@ class Features:
 
 def lead_text(text: str, words: int = 40) -> str:
     """The first sentence of a text after its signature line (at most ``words`` words)."""
-    body = _SIGNATURE.sub("", text, count=1).strip()
+    body = strip_signature(text).strip()
     first = _FIRST_SENTENCE.split(body, maxsplit=1)[0]
     return " ".join(first.split()[:words])
 
@@ -74,7 +80,7 @@ def embed_text(title: str, text: str, reference: str = "") -> str:
     """What a chunk's embedding is computed from: its name's words, its document's Library
     Reference opening (``reference``) if any, and its own opening."""
     name = " ".join(re.split(r"[._#/:\-\s]+", title.split(" / ")[-1] if " / " in title else title)[-3:])
-    body = _SIGNATURE.sub("", text, count=1)
+    body = strip_signature(text)
     lead = f"{reference} " if reference else ""
     return f"{name}. {lead}{' '.join(body.split()[:60])}"
 
@@ -117,9 +123,23 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
     cited = mentions(texts)
     reference = {loc: frozenset(tokenize(t)) for loc, t in reference_openings(locations, texts).items()}
+    # Every chunk filed under a module whose import warns that it is deprecated (cgi, crypt).
+    deprecated = tuple(
+        f"{loc}." for loc, text in zip(locations, texts, strict=True) if _DEPRECATED.search(text)
+    )
     out = []
+    opened: set[str] = set()
     for title, location, text in zip(titles, locations, texts, strict=True):
-        out.append(_features(title, location, text, parents, cited, reference.get(location)))
+        f = _features(title, location, text, parents, cited, reference.get(location))
+        prior = f.prior
+        if location in opened and " " not in title:
+            # A later chunk of an API's docs: parameter lists and notes, often boilerplate its
+            # siblings share; the opening says what the API is for.
+            prior = round(prior + LATER_PRIOR, 4)
+        opened.add(location)
+        if deprecated and f"{location}.".startswith(deprecated):
+            prior = round(prior + DEPRECATED_PRIOR, 4)
+        out.append(Features(prior, f.name, f.lead))
     return out
 
 
@@ -168,7 +188,7 @@ def _features(
         prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
     if _TEST.search(location.lower()):
         prior -= 0.15
-    words = len(_SIGNATURE.sub("", text, count=1).split())
+    words = len(strip_signature(text).split())
     if words < 12:
         prior += SHORT_PRIOR * (12 - words) / 12
     if " / " in title:  # a section: its document's first word (file stem, distribution) and heading
@@ -204,19 +224,31 @@ def candidates(bm25: np.ndarray | None, sims: np.ndarray | None) -> np.ndarray:
 def name_match(stems: Sequence[str], name: str, weights: Sequence[float] | None = None) -> float:
     """Share of the query's stems found inside the documented name (``iso`` in ``fromisoformat``),
     each stem weighted by its IDF (``weights``; equal when None): ``zero`` in ``numpy.zeros``
-    says more than ``array`` in ``numpy.ndarray``."""
+    says more than ``array`` in ``numpy.ndarray``. A stem's short forms count too
+    (``dictionari`` in ``DictReader`` as ``dict``; ``core.sources.terms``)."""
     if not stems:
         return 0.0
     w = weights or [1.0] * len(stems)
-    return sum(x for s, x in zip(stems, w, strict=True) if len(s) >= 3 and s in name) / (sum(w) or 1.0)
+    hit = sum(x for s, x in zip(stems, w, strict=True) if _in_name(s, name))
+    return hit / (sum(w) or 1.0)
+
+
+def _in_name(stem: str, name: str) -> bool:
+    if len(stem) >= 3 and stem in name:
+        return True
+    return any(len(a) >= 3 and a in name for a in terms.alternatives(stem))
 
 
 def lead_match(stems: Sequence[str], lead: frozenset[str], weights: Sequence[float] | None = None) -> float:
-    """Share of the query's stems in the lead sentence, IDF-weighted like ``name_match``."""
+    """Share of the query's stems in the lead sentence (or a short form of one: "``str``" for
+    "string"), IDF-weighted like ``name_match``."""
     if not stems:
         return 0.0
     w = weights or [1.0] * len(stems)
-    return sum(x for s, x in zip(stems, w, strict=True) if s in lead) / (sum(w) or 1.0)
+    hit = sum(
+        x for s, x in zip(stems, w, strict=True) if s in lead or any(a in lead for a in terms.alternatives(s))
+    )
+    return hit / (sum(w) or 1.0)
 
 
 def score(
@@ -233,13 +265,27 @@ def score(
     """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
     ``weights`` are the stems' IDFs."""
     n = len(cand)
+    ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
-    name = np.fromiter(
-        (name_match(stems, names[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
-    )
-    lead = np.fromiter(
-        (lead_match(stems, leads[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
-    )
+    # name_match and lead_match for all candidates at once: one pass per query stem (and short
+    # form), not one call per candidate and stem.
+    cand_names = [names[i] for i in ids]
+    cand_leads = [leads[i] for i in ids]
+    w = weights or [1.0] * len(stems)
+    name, lead = np.zeros(n), np.zeros(n)
+    for stem, x in zip(stems, w, strict=True):
+        forms = (stem, *terms.alternatives(stem))
+        in_name = np.zeros(n, dtype=bool)
+        in_lead = np.zeros(n, dtype=bool)
+        for f in forms:
+            if len(f) >= 3:
+                in_name |= np.fromiter((f in nm for nm in cand_names), dtype=bool, count=n)
+            in_lead |= np.fromiter((f in ld for ld in cand_leads), dtype=bool, count=n)
+        name += x * in_name
+        lead += x * in_lead
+    total = sum(w) or 1.0
+    name /= total
+    lead /= total
     fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
     return np.round(np.clip(fused, 0.0, 1.0), 4)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core.sources import rank, semantic
 from core.sources.index import CORPUS_FILES, CorpusIndex, Document, content_hash
+from core.sources.text import strip_signature, tokenize
 
 
 def _prior(titles: list[str], locations: list[str], texts: list[str]) -> dict[str, float]:
@@ -78,3 +79,33 @@ def test_the_version_covers_the_embedding_model_and_the_ranking_code() -> None:
     assert semantic.MODEL_ID.startswith("wordllama==") and f":{semantic.DIM}" in semantic.MODEL_ID
     assert {"rank.py", "semantic.py", "markup.py"} <= set(CORPUS_FILES)
     assert content_hash([Document("t", "l", "x")]) == content_hash([Document("t", "l", "x")])
+
+
+def test_a_question_word_meets_its_short_form_in_names_and_leads() -> None:
+    stems = tokenize("read a CSV file into dictionaries")
+    assert rank.name_match(stems, "csv dictreader") > rank.name_match(stems, "csv writer")
+    lead = frozenset(tokenize("Serialize obj to a JSON formatted str."))
+    assert rank.lead_match(tokenize("serialize an object to a JSON string"), lead) == 1.0
+
+
+def test_a_signature_with_nested_brackets_is_not_the_lead() -> None:
+    text = "select(options: 'Sequence[T]' = (), fmt: 'Callable[[Any], str]' = str) -> 'T'\n\nPick an option."
+    assert strip_signature(text) == "Pick an option."
+    assert rank.lead_text(text) == "Pick an option."
+    # A chunk cut from inside a signature longer than a chunk has no opening at all.
+    assert strip_signature("f(a: Annotated[int, Doc('one\n\ntwo')], b: Annotated[str, Doc('three") == ""
+
+
+def test_a_later_chunk_ranks_below_the_opening_of_the_same_document() -> None:
+    titles, locations = ["pkg.slider", "pkg.slider"], ["pkg.slider", "pkg.slider"]
+    texts = ["Display a slider widget to pick a number from a range.", "label : str A short label for it."]
+    first, later = (f.prior for f in rank.features(titles, locations, texts))
+    assert later < first
+
+
+def test_members_of_a_deprecated_module_rank_below_the_same_text_elsewhere() -> None:
+    body = "Escape the characters of a string for safe use in markup, with details explained here."
+    titles = ["old", "old.escape", "new", "new.escape"]
+    texts = ["Old helpers.\n\nDeprecated (import warning): 'old' is deprecated", body, "New helpers.", body]
+    prior = _prior(titles, titles, texts)
+    assert prior["old.escape"] < prior["new.escape"]
