@@ -141,10 +141,23 @@ class CorpusIndex:
         self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
         self._names = [f.name for f in self._features]
         self._leads = [frozenset(f.lead) for f in self._features]
+        self._parents = rank.parents([c.title for c in chunks])
+        self._ns = self._namespaces()
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
         self.seconds = seconds
         """Wall time of the build or the load."""
+
+    def _namespaces(self) -> rank.Namespaces | None:
+        if self._bm25 is None:
+            return None
+        indptr, vocab = self._bm25.scores["indptr"], self._bm25.vocab_dict
+
+        def df(stem: str) -> int:
+            j = vocab.get(stem)
+            return int(indptr[j + 1] - indptr[j]) if j is not None and j + 1 < len(indptr) else 0
+
+        return rank.namespaces([c.title for c in self.chunks], [c.location for c in self.chunks], df)
 
     @classmethod
     def build(cls, name: str, docs: list[Document], version: str | None = None) -> CorpusIndex:
@@ -236,7 +249,9 @@ class CorpusIndex:
         # einsum, not @: BLAS would spread this small product over threads that cost more than it.
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         cand = rank.candidates(bm, sims)
-        scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights)
+        scores = rank.score(
+            cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights, self._parents, self._ns
+        )
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
         best: dict[str, tuple[float, int, float]] = {}

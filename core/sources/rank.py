@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,12 +36,16 @@ from core.sources.collect import DEPRECATED_LABEL
 from core.sources.text import strip_signature, tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
+W_CTX = 0.0
+W_NS, NS_DISTINCT = 0.03, 0.3
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
 W_AUTHORITY, W_REFERENCE = 0.15, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
-LATER_PRIOR = -0.04
+LATER_PRIOR, SHARED_PRIOR = -0.03, -0.04
+BOILERPLATE_WORDS, BOILERPLATE_DOCS = 30, 1
+_WORD = re.compile(r"\w+")
 DEPRECATED_PRIOR = -0.08
 OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.04, -0.10, -0.05
 
@@ -129,17 +133,50 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     )
     out = []
     opened: set[str] = set()
-    for title, location, text in zip(titles, locations, texts, strict=True):
+    shared = boilerplate(locations, texts)
+    for n, (title, location, text) in enumerate(zip(titles, locations, texts, strict=True)):
         f = _features(title, location, text, parents, cited, reference.get(location))
         prior = f.prior
         if location in opened and " " not in title:
-            # A later chunk of an API's docs: parameter lists and notes, often boilerplate its
-            # siblings share; the opening says what the API is for.
-            prior = round(prior + LATER_PRIOR, 4)
+            # A later chunk of an API's docs: parameter lists and notes; the opening says what
+            # the API is for. One whose text its siblings share too (a framework's parameter
+            # list) says nothing of this API in particular.
+            prior = round(prior + (SHARED_PRIOR if n in shared else LATER_PRIOR), 4)
         opened.add(location)
         if deprecated and f"{location}.".startswith(deprecated):
             prior = round(prior + DEPRECATED_PRIOR, 4)
         out.append(Features(prior, f.name, f.lead))
+    return out
+
+
+def boilerplate(locations: Sequence[str], texts: Sequence[str]) -> set[int]:
+    """Indexes of the later chunks (not a document's first) whose opening mostly repeats text
+    found in other documents: at least half of their opening's word 5-grams occur in
+    ``BOILERPLATE_DOCS`` or more other documents (shared parameter lists, inherited notes).
+
+    >>> sorted(boilerplate(["a", "a", "b", "b"], ["A one.", "label str the label to show it", "B two.",
+    ...                                            "label str the label to show it"]))
+    [1, 3]
+    """
+    grams: list[set[int]] = []
+    owners: dict[int, set[str]] = {}
+    seen: set[str] = set()
+    later: list[int] = []
+    for i, (location, text) in enumerate(zip(locations, texts, strict=True)):
+        words = _WORD.findall(strip_signature(text[:2000]).lower())[:BOILERPLATE_WORDS]
+        g = {hash(tuple(words[j : j + 5])) for j in range(max(1, len(words) - 4))} if words else set()
+        grams.append(g)
+        for h in g:
+            owners.setdefault(h, set()).add(location)
+        if location in seen:
+            later.append(i)
+        seen.add(location)
+    out = set()
+    for i in later:
+        g = grams[i]
+        common = sum(len(owners[h]) > BOILERPLATE_DOCS for h in g)
+        if g and common * 2 >= len(g):
+            out.add(i)
     return out
 
 
@@ -202,6 +239,90 @@ def _features(
     return Features(round(prior, 4), name, tuple(sorted(lead)))
 
 
+def parents(titles: Sequence[str]) -> np.ndarray:
+    """For each chunk, the index of the first chunk of the module or class it is a member of
+    (``asyncio`` for ``asyncio.wait``, ``asyncio.Task`` for ``asyncio.Task.cancel``), or -1.
+
+    >>> parents(["m", "m.f", "m.C", "m.C.g", "x.y"]).tolist()
+    [-1, 0, 0, 2, -1]
+    """
+    first: dict[str, int] = {}
+    for i, t in enumerate(titles):
+        first.setdefault(t, i)
+    out = np.full(len(titles), -1, dtype=np.int64)
+    for i, t in enumerate(titles):
+        if "." in t and " " not in t:
+            out[i] = first.get(t.rsplit(".", 1)[0], -1)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Namespaces:
+    """Which package or module each chunk is filed under (the first part of its name; a README
+    section's distribution), and how distinctive each one's name is as a query word: the share
+    of the chunks containing the name's stem that belong to it (``tenacity`` ~0.8: a question
+    saying it means that package; ``random`` or ``copy`` ~0.1: an English word first)."""
+
+    of: np.ndarray
+    """Per chunk, the index of its namespace (-1: none, e.g. a section of the user's documents)."""
+    by_stem: dict[str, tuple[int, float]]
+    """Stem of a namespace name -> (namespace index, distinctiveness 0-1)."""
+
+
+def namespace_of(title: str, location: str) -> str:
+    """The package, module or distribution a chunk is filed under, or ``""``.
+
+    >>> namespace_of("tenacity.stop_after_attempt", "tenacity.stop.stop_after_attempt")
+    'tenacity'
+    >>> namespace_of("httpx 0.28 — HTTP client / Async", "pypi:httpx#async")
+    'httpx'
+    """
+    if location.startswith("pypi:"):
+        return location[5:].split("#", 1)[0].lower()
+    if _FILE.search(location) or " " in title:
+        return ""
+    return title.split(".", 1)[0].lower()
+
+
+def namespaces(titles: Sequence[str], locations: Sequence[str], df: Callable[[str], int]) -> Namespaces:
+    """The ``Namespaces`` of a corpus; ``df`` gives a stem's document frequency in the index."""
+    names: dict[str, int] = {}
+    of = np.full(len(titles), -1, dtype=np.int64)
+    size: Counter[int] = Counter()
+    for i, (title, location) in enumerate(zip(titles, locations, strict=True)):
+        ns = namespace_of(title, location)
+        if ns:
+            of[i] = names.setdefault(ns, len(names))
+            size[of[i]] += 1
+    by_stem: dict[str, tuple[int, float]] = {}
+    for ns, j in names.items():
+        # The whole name's stem (``pydantic_ai``) and, for a one-word name, that word.
+        for stem in tokenize(ns)[:1]:
+            d = min(1.0, size[j] / max(1, df(stem)))
+            if d > by_stem.get(stem, (-1, 0.0))[1]:
+                by_stem[stem] = (j, d)
+    return Namespaces(of, by_stem)
+
+
+def namespace_match(cand: np.ndarray, stems: Sequence[str], ns: Namespaces | None) -> np.ndarray:
+    """Per candidate, in [-1, 1]: the distinctiveness of the namespace the question names when
+    the candidate is filed under it, minus it when the candidate is filed elsewhere (0 when the
+    question names none)."""
+    out = np.zeros(len(cand))
+    if ns is None:
+        return out
+    named = [ns.by_stem[s] for s in stems if s in ns.by_stem]
+    named = [(j, d) for j, d in named if d >= NS_DISTINCT]
+    if not named:
+        return out
+    of = ns.of[cand]
+    strongest = max(d for _, d in named)
+    out -= strongest * (of >= 0)
+    for j, d in named:
+        out[of == j] = d
+    return out
+
+
 def idf(num_docs: int, df: int) -> float:
     """Lucene IDF; a term not in the corpus (``df`` 0) counts as the rarest."""
     return math.log(1 + (num_docs - df + 0.5) / (df + 0.5))
@@ -261,9 +382,12 @@ def score(
     leads: Sequence[frozenset[str]],
     stems: Sequence[str],
     weights: Sequence[float] | None = None,
+    parent: np.ndarray | None = None,
+    ns: Namespaces | None = None,
 ) -> np.ndarray:
     """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
-    ``weights`` are the stems' IDFs."""
+    ``weights`` are the stems' IDFs; ``parent`` the chunk of each one's module or class
+    (``parents``), whose lead sentence matching the question counts for a member too."""
     n = len(cand)
     ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
@@ -271,22 +395,37 @@ def score(
     # form), not one call per candidate and stem.
     cand_names = [names[i] for i in ids]
     cand_leads = [leads[i] for i in ids]
+    no_lead: frozenset[str] = frozenset()
+    ctx_leads = [leads[j] if j >= 0 else no_lead for j in parent[cand].tolist()] if parent is not None else None
     w = weights or [1.0] * len(stems)
-    name, lead = np.zeros(n), np.zeros(n)
+    name, lead, ctx = np.zeros(n), np.zeros(n), np.zeros(n)
     for stem, x in zip(stems, w, strict=True):
         forms = (stem, *terms.alternatives(stem))
         in_name = np.zeros(n, dtype=bool)
         in_lead = np.zeros(n, dtype=bool)
+        in_ctx = np.zeros(n, dtype=bool)
         for f in forms:
             if len(f) >= 3:
                 in_name |= np.fromiter((f in nm for nm in cand_names), dtype=bool, count=n)
             in_lead |= np.fromiter((f in ld for ld in cand_leads), dtype=bool, count=n)
+            if ctx_leads is not None:
+                in_ctx |= np.fromiter((f in ld for ld in ctx_leads), dtype=bool, count=n)
         name += x * in_name
         lead += x * in_lead
+        ctx += x * in_ctx
     total = sum(w) or 1.0
     name /= total
     lead /= total
-    fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
+    ctx /= total
+    fused = (
+        W_BM * bm
+        + W_SEM * np.maximum(0.0, sims[cand])
+        + W_NAME * name
+        + W_LEAD * lead
+        + W_CTX * ctx
+        + W_NS * namespace_match(cand, stems, ns)
+        + prior[cand]
+    )
     return np.round(np.clip(fused, 0.0, 1.0), 4)
 
 
