@@ -141,7 +141,6 @@ class CorpusIndex:
         self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
         self._names = [f.name for f in self._features]
         self._leads = [frozenset(f.lead) for f in self._features]
-        self._parents = rank.parents([c.title for c in chunks])
         self._ns = self._namespaces()
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
@@ -250,7 +249,7 @@ class CorpusIndex:
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         cand = rank.candidates(bm, sims)
         scores = rank.score(
-            cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights, self._parents, self._ns
+            cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights, self._ns
         )
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).

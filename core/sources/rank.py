@@ -36,7 +36,6 @@ from core.sources.collect import DEPRECATED_LABEL
 from core.sources.text import strip_signature, tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
-W_CTX = 0.0
 W_NS, NS_DISTINCT = 0.03, 0.3
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
@@ -56,6 +55,7 @@ _CHANGELOG = re.compile(
 )
 _MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\(")
 _DEPRECATED = re.compile(rf"^{re.escape(DEPRECATED_LABEL)}", re.M)
+_LEGACY = re.compile(r"(^|\.)(v\d+|_?compat|legacy)(\.|$)")
 _TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
 _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
 _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
@@ -221,6 +221,8 @@ def _features(
         prior += W_AUTHORITY * authority(title, cited)
         if reference is not None:
             prior += W_REFERENCE  # the public API the Python docs describe
+        if _LEGACY.search(location):
+            prior += DEPRECATED_PRIOR  # an old API kept beside its successor (pydantic.v1)
     elif _FILE.search(location):
         prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
     if _TEST.search(location.lower()):
@@ -237,23 +239,6 @@ def _features(
     if reference:  # the Library Reference's own opening sentence is a lead too
         lead |= reference
     return Features(round(prior, 4), name, tuple(sorted(lead)))
-
-
-def parents(titles: Sequence[str]) -> np.ndarray:
-    """For each chunk, the index of the first chunk of the module or class it is a member of
-    (``asyncio`` for ``asyncio.wait``, ``asyncio.Task`` for ``asyncio.Task.cancel``), or -1.
-
-    >>> parents(["m", "m.f", "m.C", "m.C.g", "x.y"]).tolist()
-    [-1, 0, 0, 2, -1]
-    """
-    first: dict[str, int] = {}
-    for i, t in enumerate(titles):
-        first.setdefault(t, i)
-    out = np.full(len(titles), -1, dtype=np.int64)
-    for i, t in enumerate(titles):
-        if "." in t and " " not in t:
-            out[i] = first.get(t.rsplit(".", 1)[0], -1)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,12 +367,10 @@ def score(
     leads: Sequence[frozenset[str]],
     stems: Sequence[str],
     weights: Sequence[float] | None = None,
-    parent: np.ndarray | None = None,
     ns: Namespaces | None = None,
 ) -> np.ndarray:
     """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
-    ``weights`` are the stems' IDFs; ``parent`` the chunk of each one's module or class
-    (``parents``), whose lead sentence matching the question counts for a member too."""
+    ``weights`` are the stems' IDFs; ``ns`` the corpus's namespaces (``namespace_match``)."""
     n = len(cand)
     ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
@@ -395,34 +378,26 @@ def score(
     # form), not one call per candidate and stem.
     cand_names = [names[i] for i in ids]
     cand_leads = [leads[i] for i in ids]
-    no_lead: frozenset[str] = frozenset()
-    ctx_leads = [leads[j] if j >= 0 else no_lead for j in parent[cand].tolist()] if parent is not None else None
     w = weights or [1.0] * len(stems)
-    name, lead, ctx = np.zeros(n), np.zeros(n), np.zeros(n)
+    name, lead = np.zeros(n), np.zeros(n)
     for stem, x in zip(stems, w, strict=True):
         forms = (stem, *terms.alternatives(stem))
         in_name = np.zeros(n, dtype=bool)
         in_lead = np.zeros(n, dtype=bool)
-        in_ctx = np.zeros(n, dtype=bool)
         for f in forms:
             if len(f) >= 3:
                 in_name |= np.fromiter((f in nm for nm in cand_names), dtype=bool, count=n)
             in_lead |= np.fromiter((f in ld for ld in cand_leads), dtype=bool, count=n)
-            if ctx_leads is not None:
-                in_ctx |= np.fromiter((f in ld for ld in ctx_leads), dtype=bool, count=n)
         name += x * in_name
         lead += x * in_lead
-        ctx += x * in_ctx
     total = sum(w) or 1.0
     name /= total
     lead /= total
-    ctx /= total
     fused = (
         W_BM * bm
         + W_SEM * np.maximum(0.0, sims[cand])
         + W_NAME * name
         + W_LEAD * lead
-        + W_CTX * ctx
         + W_NS * namespace_match(cand, stems, ns)
         + prior[cand]
     )
