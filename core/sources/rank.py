@@ -296,7 +296,7 @@ def namespace_match(cand: np.ndarray, stems: Sequence[str], ns: Namespaces | Non
     out = np.zeros(len(cand))
     if ns is None:
         return out
-    named = [ns.by_stem[s] for s in stems if s in ns.by_stem]
+    named = [ns.by_stem[f] for s in stems for f in (s, *terms.alternatives(s)) if f in ns.by_stem]
     named = [(j, d) for j, d in named if d >= NS_DISTINCT]
     if not named:
         return out

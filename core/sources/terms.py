@@ -66,6 +66,16 @@ _GROUPS = (
     "synchronous sync",
     "asynchronous async",
     "descriptor desc",
+    "enumeration enum",
+    "hexadecimal hex",
+    "remove rm",
+    "make mk",
+    "compare cmp",
+    "database db",
+    "application app",
+    "variable var",
+    "password passwd",
+    "concatenate concat",
 )
 
 
