@@ -7,15 +7,20 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
   internals (``streamlit.elements.widgets...``, -0.04 per level past two), a private ``_name``
   (-0.10), a README section (-0.03), a changelog / release-notes section (-0.18), a test (-0.15);
   a near-empty docstring loses up to 0.05 (it rarely answers a question on its own); a later
-  chunk of an API's docs (parameter lists, often boilerplate) -0.04; a member of a module whose
-  import warns it is deprecated -0.08; a name the corpus refers to as code gains up to 0.15.
+  chunk of an API's docs -0.03, or -0.04 when its opening repeats text other documents have too
+  (a framework's shared parameter list: ``boilerplate``); a member of a module whose import warns
+  it is deprecated, or of an old API kept beside its successor (``pkg.v1``, ``compat``,
+  ``legacy``), -0.08; a name the corpus refers to as code gains up to 0.15.
 - ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
 - ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
 
 Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
 matched once in an average-length chunk; unknown query words count against it), the cosine of the
 query's and the chunk's embeddings (``sim``), the IDF-weighted share of query stems the name
-contains (``name``) and the lead contains (``lead``). Candidates are the BM25 and the semantic top
+contains (``name``) and the lead contains (``lead``), and the namespace match (``ns``: +d for a
+member of a package or module the question names, -d for the rest, d being how distinctive that
+name is in the corpus: ``tenacity`` ~0.8, ``random`` below ``NS_DISTINCT`` and so ignored).
+Candidates are the BM25 and the semantic top
 lists; the score is a weighted blend plus the prior, in [0, 1], comparable across sources. The
 weights are picked on the validate half of ``bench/quality.py``'s own set (reciprocal rank fusion
 of the BM25 and semantic ranks scored lower there, and is not on an absolute scale).

@@ -109,3 +109,38 @@ def test_members_of_a_deprecated_module_rank_below_the_same_text_elsewhere() -> 
     texts = ["Old helpers.\n\nDeprecated (import warning): 'old' is deprecated", body, "New helpers.", body]
     prior = _prior(titles, titles, texts)
     assert prior["old.escape"] < prior["new.escape"]
+
+
+def test_a_later_chunk_its_siblings_share_ranks_below_one_of_its_own() -> None:
+    shared = "label : str A short label explaining to the user what this widget is for, shown above it."
+    titles = ["pkg.slider", "pkg.slider", "pkg.toggle", "pkg.toggle", "pkg.gather", "pkg.gather"]
+    texts = [
+        "Display a slider widget to pick a number from a range of numbers the app defines.",
+        shared,
+        "Display a toggle widget that switches a setting of the app on and off when clicked.",
+        shared,
+        "Run the awaitable objects of the sequence concurrently and return all of their results.",
+        "If return_exceptions is true, exceptions are treated the same as successful results and kept.",
+    ]
+    prior = [f.prior for f in rank.features(titles, titles, texts)]
+    assert rank.boilerplate(titles, texts) == {1, 3}
+    assert prior[1] < prior[5] < prior[4]  # shared boilerplate < a later chunk of its own < the opening
+
+
+def test_a_namespace_the_question_names_lifts_its_members_by_how_distinctive_the_name_is() -> None:
+    titles = ["tenacity.stop_after_attempt", "tenacity.retry", "other.RetryTransport", "random.choice"]
+    locations = titles
+    df = {"tenac": 3, "random": 40}.get  # 'tenacity' is mostly its own; 'random' is everywhere
+    ns = rank.namespaces(titles, locations, lambda s: df(s) or 0)
+    cand = rank.np.arange(4)
+    lifted = rank.namespace_match(cand, tokenize("stop after attempts with tenacity"), ns)
+    assert lifted[0] > 0 and lifted[1] > 0 and lifted[2] < 0 and lifted[3] < 0
+    # 'random' names the random module too weakly to move anything.
+    assert not rank.namespace_match(cand, tokenize("a random choice"), ns).any()
+
+
+def test_an_old_api_kept_beside_its_successor_ranks_below_it() -> None:
+    body = "Validate data against the model and return the instance, with details explained here."
+    titles = ["pkg.main.validate", "pkg.v1.main.validate"]
+    prior = _prior(titles, titles, [body, body])
+    assert prior["pkg.v1.main.validate"] < prior["pkg.main.validate"]
