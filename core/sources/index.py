@@ -141,6 +141,7 @@ class CorpusIndex:
         self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
         self._names = [f.name for f in self._features]
         self._leads = [frozenset(f.lead) for f in self._features]
+        self._anchors = [frozenset(f.anchor) for f in self._features]
         self._ns = self._namespaces()
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
@@ -184,7 +185,7 @@ class CorpusIndex:
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
         np.save(folder / "embeddings.npy", self._emb)
-        feats = [(f.prior, f.name, f.lead) for f in self._features]
+        feats = [(f.prior, f.name, f.lead, f.anchor) for f in self._features]
         (folder / "features.json").write_bytes(orjson.dumps(feats))
         records = [(c.doc_id, c.title, c.location, c.text, c.keywords) for c in self.chunks]
         (folder / "chunks.json").write_bytes(orjson.dumps(records))
@@ -198,8 +199,8 @@ class CorpusIndex:
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
             emb = np.load(folder / "embeddings.npy")
             feats = [
-                rank.Features(p, n, tuple(lead))
-                for p, n, lead in orjson.loads((folder / "features.json").read_bytes())
+                rank.Features(p, n, tuple(lead), tuple(anchor))
+                for p, n, lead, anchor in orjson.loads((folder / "features.json").read_bytes())
             ]
             if emb.shape != (len(chunks), semantic.DIM) or len(feats) != len(chunks):
                 raise ValueError("embeddings or features do not match the chunks")
@@ -249,7 +250,17 @@ class CorpusIndex:
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         cand = rank.candidates(bm, sims)
         scores = rank.score(
-            cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights, self._ns
+            cand,
+            bm,
+            idf,
+            sims,
+            self._prior,
+            self._names,
+            self._leads,
+            stems,
+            weights,
+            self._ns,
+            self._anchors,
         )
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).

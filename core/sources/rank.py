@@ -13,13 +13,16 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
   ``legacy``), -0.08; a name the corpus refers to as code gains up to 0.15.
 - ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
 - ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
+- ``anchor``: stems of the sentences in other documents that mention the API as code (anchor
+  text: what the rest of the corpus says it is for; ``anchors``).
 
 Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
 matched once in an average-length chunk; unknown query words count against it), the cosine of the
 query's and the chunk's embeddings (``sim``), the IDF-weighted share of query stems the name
 contains (``name``) and the lead contains (``lead``), and the namespace match (``ns``: +d for a
 member of a package or module the question names, -d for the rest, d being how distinctive that
-name is in the corpus: ``tenacity`` ~0.8, ``random`` below ``NS_DISTINCT`` and so ignored).
+name is in the corpus: ``tenacity`` ~0.8, ``random`` below ``NS_DISTINCT`` and so ignored),
+and the IDF-weighted share of query stems in the anchor text (``anchor``).
 Candidates are the BM25 and the semantic top
 lists; the score is a weighted blend plus the prior, in [0, 1], comparable across sources. The
 weights are picked on the validate half of ``bench/quality.py``'s own set (reciprocal rank fusion
@@ -42,6 +45,7 @@ from core.sources.text import strip_signature, tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 W_NS, NS_DISTINCT = 0.03, 0.3
+W_ANCHOR, ANCHOR_STEMS = 0.03, 20
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
 W_AUTHORITY, W_REFERENCE = 0.15, 0.05
@@ -66,6 +70,7 @@ _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
 _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
 """How ``core.sources.stdlib`` appends the Library Reference's text to a docstring."""
 _FIRST_WORD = re.compile(r"[\s.]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
 
 
@@ -76,6 +81,9 @@ class Features:
     prior: float
     name: str
     lead: tuple[str, ...]
+    anchor: tuple[str, ...] = ()
+    """Stems of the sentences elsewhere in the corpus that mention this API by name (what other
+    documents say it is for: "run blocking IO in a thread with ``to_thread()``")."""
 
 
 def lead_text(text: str, words: int = 40) -> str:
@@ -139,6 +147,7 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     out = []
     opened: set[str] = set()
     shared = boilerplate(locations, texts)
+    described = anchors(titles, texts)
     for n, (title, location, text) in enumerate(zip(titles, locations, texts, strict=True)):
         f = _features(title, location, text, parents, cited, reference.get(location))
         prior = f.prior
@@ -150,7 +159,7 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
         opened.add(location)
         if deprecated and f"{location}.".startswith(deprecated):
             prior = round(prior + DEPRECATED_PRIOR, 4)
-        out.append(Features(prior, f.name, f.lead))
+        out.append(Features(prior, f.name, f.lead, described.get(title, ())))
     return out
 
 
@@ -185,6 +194,54 @@ def boilerplate(locations: Sequence[str], texts: Sequence[str]) -> set[int]:
     return out
 
 
+def anchors(titles: Sequence[str], texts: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Per API name, the ``ANCHOR_STEMS`` most frequent stems of the sentences in other
+    documents that mention it as code (anchor text). A mention names an API by its last two
+    parts (``asyncio.gather``), or by its last part alone when no other API ends with it and
+    it is distinctive or bare (``to_thread()``); a mention two or more APIs could mean is left
+    out, and so is a document's mention of itself.
+
+    >>> titles = ["m.slow", "m.to_thread"]
+    >>> anchors(titles, ["Slow down.", "x"])
+    {}
+    >>> anchors(titles, ["Run blocking IO in a thread with to_thread().", "x"])["m.to_thread"]
+    ('block', 'io', 'run', 'thread', 'to_thread')
+    """
+    by_two: dict[str, set[str]] = {}
+    by_last: dict[str, set[str]] = {}
+    for t in set(titles):
+        if " " in t:
+            continue
+        parts = t.split(".")
+        if len(parts) > 1:
+            by_two.setdefault(".".join(parts[-2:]), set()).add(t)
+        by_last.setdefault(parts[-1], set()).add(t)
+    bags: dict[str, Counter[str]] = {}
+    for title, text in zip(titles, texts, strict=True):
+        for sentence in _SENTENCE.split(text):
+            stems: list[str] | None = None
+            for m in _MENTION.finditer(sentence):
+                parts = (m.group(1) or m.group(2)).strip(".").split(".")
+                named = by_two.get(".".join(parts[-2:]), set()) if len(parts) > 1 else set()
+                last = parts[-1]
+                alone = by_last.get(last, set())
+                if not named and len(alone) == 1 and (len(parts) == 1 or _distinctive(last)):
+                    named = alone
+                named = named - {title}
+                if not named or len(named) > 2:
+                    continue
+                if stems is None:
+                    stems = tokenize(sentence)
+                for t in named:
+                    bags.setdefault(t, Counter()).update(set(stems))
+    return {t: tuple(sorted(s for s, _ in c.most_common(ANCHOR_STEMS))) for t, c in bags.items()}
+
+
+def _distinctive(name: str) -> bool:
+    """``TTLCache``, ``stop_after_attempt``: a name no English word is spelled like."""
+    return "_" in name.strip("_") or any(c.isupper() for c in name[1:])
+
+
 def authority(title: str, cited: Counter[str]) -> float:
     """0-1: how often the rest of the corpus refers to this name as code (a documented, used API).
     A plain lower-case last part (``get``, ``encode``) only counts with its parent (``os.getenv``);
@@ -192,7 +249,7 @@ def authority(title: str, cited: Counter[str]) -> float:
     parts = title.split(".")
     n = cited.get(".".join(parts[-2:]), 0) if len(parts) > 1 else 0
     last = parts[-1]
-    if "_" in last.strip("_") or any(c.isupper() for c in last[1:]):
+    if _distinctive(last):
         n += cited.get(last, 0) // 2
     return min(1.0, math.log1p(n) / math.log1p(AUTHORITY_SATURATION))
 
@@ -373,9 +430,11 @@ def score(
     stems: Sequence[str],
     weights: Sequence[float] | None = None,
     ns: Namespaces | None = None,
+    described: Sequence[frozenset[str]] | None = None,
 ) -> np.ndarray:
     """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
-    ``weights`` are the stems' IDFs; ``ns`` the corpus's namespaces (``namespace_match``)."""
+    ``weights`` are the stems' IDFs; ``ns`` the corpus's namespaces (``namespace_match``);
+    ``described`` each chunk's anchor stems (``anchors``)."""
     n = len(cand)
     ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
@@ -383,27 +442,34 @@ def score(
     # form), not one call per candidate and stem.
     cand_names = [names[i] for i in ids]
     cand_leads = [leads[i] for i in ids]
+    cand_anchors = [described[i] for i in ids] if described is not None else None
     w = weights or [1.0] * len(stems)
-    name, lead = np.zeros(n), np.zeros(n)
+    name, lead, anchor = np.zeros(n), np.zeros(n), np.zeros(n)
     for stem, x in zip(stems, w, strict=True):
         forms = (stem, *terms.alternatives(stem))
         in_name = np.zeros(n, dtype=bool)
         in_lead = np.zeros(n, dtype=bool)
+        in_anchor = np.zeros(n, dtype=bool)
         for f in forms:
             if len(f) >= 3:
                 in_name |= np.fromiter((f in nm for nm in cand_names), dtype=bool, count=n)
             in_lead |= np.fromiter((f in ld for ld in cand_leads), dtype=bool, count=n)
+            if cand_anchors is not None:
+                in_anchor |= np.fromiter((f in a for a in cand_anchors), dtype=bool, count=n)
         name += x * in_name
         lead += x * in_lead
+        anchor += x * in_anchor
     total = sum(w) or 1.0
     name /= total
     lead /= total
+    anchor /= total
     fused = (
         W_BM * bm
         + W_SEM * np.maximum(0.0, sims[cand])
         + W_NAME * name
         + W_LEAD * lead
         + W_NS * namespace_match(cand, stems, ns)
+        + W_ANCHOR * anchor
         + prior[cand]
     )
     return np.round(np.clip(fused, 0.0, 1.0), 4)

@@ -144,3 +144,39 @@ def test_an_old_api_kept_beside_its_successor_ranks_below_it() -> None:
     titles = ["pkg.main.validate", "pkg.v1.main.validate"]
     prior = _prior(titles, titles, [body, body])
     assert prior["pkg.v1.main.validate"] < prior["pkg.main.validate"]
+
+
+def test_what_other_documents_say_about_an_api_counts_for_it() -> None:
+    """Anchor text: the sentences that mention ``atexit.register`` say when it runs."""
+    titles = ["atexit.register", "code.run_code", "guide"]
+    texts = [
+        "Register func as a function to be executed at termination, with details explained here.",
+        "Run the code object given, with the globals and locals given, with details explained here.",
+        "Cleanup code that must run when the interpreter exits belongs in atexit.register(fn).",
+    ]
+    feats = rank.features(titles, titles, texts)
+    described = [frozenset(f.anchor) for f in feats]
+    assert {"interpret", "exit"} <= described[0] and not described[1]
+    stems = tokenize("run code interpreter exits")
+    scores = rank.score(
+        rank.np.arange(2),
+        None,
+        1.0,
+        rank.np.zeros(2),
+        rank.np.zeros(2),
+        [f.name for f in feats[:2]],
+        [frozenset(f.lead) for f in feats[:2]],
+        stems,
+        described=described[:2],
+    )
+    without = rank.score(
+        rank.np.arange(2),
+        None,
+        1.0,
+        rank.np.zeros(2),
+        rank.np.zeros(2),
+        [f.name for f in feats[:2]],
+        [frozenset(f.lead) for f in feats[:2]],
+        stems,
+    )
+    assert scores[0] - without[0] > scores[1] - without[1]
