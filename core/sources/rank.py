@@ -46,7 +46,6 @@ from core.sources.text import strip_signature, tokenize
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 W_NS, NS_DISTINCT = 0.03, 0.3
 W_ANCHOR, ANCHOR_STEMS = 0.03, 20
-ANCHOR_DOTTED = True
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
 W_AUTHORITY, W_REFERENCE = 0.15, 0.05
@@ -71,8 +70,6 @@ _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
 _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
 """How ``core.sources.stdlib`` appends the Library Reference's text to a docstring."""
 _FIRST_WORD = re.compile(r"[\s.]")
-_DOTTED = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-"""A dotted name in prose (``collections.defaultdict``): only its last two parts naming an API count."""
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
 
@@ -223,11 +220,8 @@ def anchors(titles: Sequence[str], texts: Sequence[str]) -> dict[str, tuple[str,
     for title, text in zip(titles, texts, strict=True):
         for sentence in _SENTENCE.split(text):
             stems: list[str] | None = None
-            found = [(m.group(1) or m.group(2)) for m in _MENTION.finditer(sentence)]
-            if ANCHOR_DOTTED:
-                found += _DOTTED.findall(sentence)
-            for mention in dict.fromkeys(found):
-                parts = mention.strip(".").split(".")
+            for m in _MENTION.finditer(sentence):
+                parts = (m.group(1) or m.group(2)).strip(".").split(".")
                 named = by_two.get(".".join(parts[-2:]), set()) if len(parts) > 1 else set()
                 last = parts[-1]
                 alone = by_last.get(last, set())
