@@ -38,7 +38,7 @@ import xxhash
 
 from core.sources import rank, semantic
 from core.sources.base import Hit
-from core.sources.text import chunk_text, name_words, tokenize
+from core.sources.text import chunk_text, name_words, stem_words, tokenize
 
 log = logging.getLogger(__name__)
 # Anserini's BM25 defaults (k1=0.9, b=0.4) rather than bm25s's (1.5, 0.75): docstrings vary from
@@ -142,6 +142,7 @@ class CorpusIndex:
         self._names = [f.name for f in self._features]
         self._leads = [frozenset(f.lead) for f in self._features]
         self._anchors = [frozenset(f.anchor) for f in self._features]
+        self._contrasts = [f.contrast for f in self._features]
         self._ns = self._namespaces()
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
@@ -185,7 +186,7 @@ class CorpusIndex:
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
         np.save(folder / "embeddings.npy", self._emb)
-        feats = [(f.prior, f.name, f.lead, f.anchor) for f in self._features]
+        feats = [(f.prior, f.name, f.lead, f.anchor, f.contrast) for f in self._features]
         (folder / "features.json").write_bytes(orjson.dumps(feats))
         records = [(c.doc_id, c.title, c.location, c.text, c.keywords) for c in self.chunks]
         (folder / "chunks.json").write_bytes(orjson.dumps(records))
@@ -199,8 +200,8 @@ class CorpusIndex:
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
             emb = np.load(folder / "embeddings.npy")
             feats = [
-                rank.Features(p, n, tuple(lead), tuple(anchor))
-                for p, n, lead, anchor in orjson.loads((folder / "features.json").read_bytes())
+                rank.Features(p, n, tuple(lead), tuple(anchor), tuple(contrast))
+                for p, n, lead, anchor, contrast in orjson.loads((folder / "features.json").read_bytes())
             ]
             if emb.shape != (len(chunks), semantic.DIM) or len(feats) != len(chunks):
                 raise ValueError("embeddings or features do not match the chunks")
@@ -261,6 +262,8 @@ class CorpusIndex:
             weights,
             self._ns,
             self._anchors,
+            self._contrasts,
+            _query_words(query),
         )
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
@@ -326,6 +329,12 @@ def _features(chunks: list[Chunk]) -> list[rank.Features]:
 def _query_stems(query: str) -> tuple[str, ...]:
     # Every source tokenizes the same query of a run: stem it once.
     return tuple(dict.fromkeys(tokenize(query)))
+
+
+@lru_cache(maxsize=256)
+def _query_words(query: str) -> frozenset[str]:
+    # Stop words kept: "get" tells gethostname from sethostname (``rank.action_match``).
+    return frozenset(stem_words(query))
 
 
 @lru_cache(maxsize=256)

@@ -15,6 +15,8 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
 - ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
 - ``anchor``: stems of the sentences in other documents that mention the API as code (anchor
   text: what the rest of the corpus says it is for; ``anchors``).
+- ``contrast``: the word that tells it from sibling APIs of the same namespace named alike
+  (``gethostname`` / ``sethostname``: get, set; ``DictReader`` / ``DictWriter``; ``siblings``).
 
 Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
 matched once in an average-length chunk; unknown query words count against it), the cosine of the
@@ -22,7 +24,9 @@ query's and the chunk's embeddings (``sim``), the IDF-weighted share of query st
 contains (``name``) and the lead contains (``lead``), and the namespace match (``ns``: +d for a
 member of a package or module the question names, -d for the rest, d being how distinctive that
 name is in the corpus: ``tenacity`` ~0.8, ``random`` below ``NS_DISTINCT`` and so ignored),
-and the IDF-weighted share of query stems in the anchor text (``anchor``).
+and the IDF-weighted share of query stems in the anchor text (``anchor``); a candidate loses
+``W_ACTION`` when the question says a sibling's word but not its own ("get the hostname":
+``sethostname``; ``action_match``), the question's stop words kept for this ("get").
 Candidates are the BM25 and the semantic top
 lists; the score is a weighted blend plus the prior, in [0, 1], comparable across sources. The
 weights are picked on the validate half of ``bench/quality.py``'s own set (reciprocal rank fusion
@@ -46,6 +50,7 @@ from core.sources.text import strip_signature, tokenize
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
 W_NS, NS_DISTINCT = 0.03, 0.3
 W_ANCHOR, ANCHOR_STEMS = 0.03, 20
+W_ACTION, LEAD_WORD_NAMES = 0.05, 5
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
 W_AUTHORITY, W_REFERENCE = 0.15, 0.05
@@ -84,6 +89,10 @@ class Features:
     anchor: tuple[str, ...] = ()
     """Stems of the sentences elsewhere in the corpus that mention this API by name (what other
     documents say it is for: "run blocking IO in a thread with ``to_thread()``")."""
+    contrast: tuple[str, ...] = ()
+    """When sibling APIs differ from this one's name in one word only (``gethostname`` and
+    ``sethostname``, ``DictReader`` and ``DictWriter``): this name's word, then the siblings'
+    (``('get', 'set')``). A question's action word picks one of them (``siblings``)."""
 
 
 def lead_text(text: str, words: int = 40) -> str:
@@ -148,6 +157,7 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     opened: set[str] = set()
     shared = boilerplate(locations, texts)
     described = anchors(titles, texts)
+    contrasts = siblings(titles, locations)
     for n, (title, location, text) in enumerate(zip(titles, locations, texts, strict=True)):
         f = _features(title, location, text, parents, cited, reference.get(location))
         prior = f.prior
@@ -159,8 +169,79 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
         opened.add(location)
         if deprecated and f"{location}.".startswith(deprecated):
             prior = round(prior + DEPRECATED_PRIOR, 4)
-        out.append(Features(prior, f.name, f.lead, described.get(title, ())))
+        out.append(Features(prior, f.name, f.lead, described.get(title, ()), contrasts.get(title, ())))
     return out
+
+
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def name_parts(name: str) -> list[str]:
+    """The lower-cased words of one name part (``DictReader`` -> ``['dict', 'reader']``)."""
+    return [w.lower() for piece in name.split("_") for w in _CAMEL.findall(piece)]
+
+
+def siblings(titles: Sequence[str], locations: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Per API whose name has sibling APIs in the same namespace that differ from it in one word
+    only, that word and the siblings' words in its place: ``socket.gethostname`` ->
+    ``('get', 'set')``. Derived from the corpus's names alone: which words tell two APIs apart is
+    what the corpus's naming says (get/set, reader/writer, encode/decode...).
+
+    >>> siblings(["m.DictReader", "m.DictWriter", "m.other"], ["m.DictReader", "m.DictWriter", "m.other"])
+    {'m.DictReader': ('reader', 'writer'), 'm.DictWriter': ('writer', 'reader')}
+    """
+    names: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for title, location in zip(titles, locations, strict=True):
+        if " " in title or _FILE.search(location) or location.startswith("pypi:") or "." not in title:
+            continue
+        parent, last = title.rsplit(".", 1)
+        names[title] = (parent, tuple(name_parts(last)))
+    leading = Counter(parts[0] for _, parts in names.values() if len(parts) > 1)
+    # The words names often start with (get_, set_, read_...): a run-together name that starts
+    # with one (``gethostname``) is that word and the rest.
+    lead_words = sorted((w for w, n in leading.items() if n >= LEAD_WORD_NAMES and len(w) >= 3), key=len)
+    slots: dict[tuple[str, tuple[str, ...]], dict[str, set[str]]] = {}
+    for title, (parent, parts) in names.items():
+        if len(parts) == 1:
+            word = next((w for w in lead_words if parts[0].startswith(w) and len(parts[0]) - len(w) >= 3), "")
+            parts = (word, parts[0][len(word) :]) if word else parts
+        if len(parts) < 2:
+            continue
+        for i, word in enumerate(parts):
+            key = (parent, (*parts[:i], "*", *parts[i + 1 :]))
+            slots.setdefault(key, {}).setdefault(word, set()).add(title)
+    # A name in several slots (``gethostname``: get/set before ``hostname``, and many names
+    # after ``get``): the slot with the fewest alternatives is the sharpest contrast.
+    best: dict[str, tuple[str, ...]] = {}
+    for by_word in slots.values():
+        if len(by_word) < 2:
+            continue
+        for word, named in by_word.items():
+            others = tuple(sorted(w for w in by_word if w != word))
+            for t in named:
+                if t not in best or len(others) < len(best[t]) - 1:
+                    best[t] = (word, *others)
+    return dict(sorted(best.items()))
+
+
+def action_match(words: frozenset[str], contrast: Sequence[str]) -> float:
+    """-1 when the question says a sibling's distinguishing word but not this API's (``get``
+    for ``sethostname``), else 0; ``words`` are the question's stems, stop words included
+    (``get``). A word matches a name word it begins (``read`` in ``reader``). Saying this API's
+    own word earns nothing extra: the name match counts it already (a bonus scored lower on the
+    bench: ``ExtractError`` for "extract files", ``BZ2Decompressor`` for "decompress").
+
+    >>> said = frozenset({"get", "hostnam"})
+    >>> action_match(said, ("set", "get")), action_match(said, ("get", "set"))
+    (-1.0, 0.0)
+    """
+    if not contrast:
+        return 0.0
+
+    def said(part: str) -> bool:
+        return any(w == part or (len(w) >= 3 and part.startswith(w)) for w in words)
+
+    return -1.0 if not said(contrast[0]) and any(said(p) for p in contrast[1:]) else 0.0
 
 
 def boilerplate(locations: Sequence[str], texts: Sequence[str]) -> set[int]:
@@ -431,10 +512,13 @@ def score(
     weights: Sequence[float] | None = None,
     ns: Namespaces | None = None,
     described: Sequence[frozenset[str]] | None = None,
+    contrasts: Sequence[tuple[str, ...]] | None = None,
+    words: frozenset[str] = frozenset(),
 ) -> np.ndarray:
     """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
     ``weights`` are the stems' IDFs; ``ns`` the corpus's namespaces (``namespace_match``);
-    ``described`` each chunk's anchor stems (``anchors``)."""
+    ``described`` each chunk's anchor stems (``anchors``); ``contrasts`` each chunk's sibling
+    words (``siblings``), matched against ``words``, the query's stems with stop words kept."""
     n = len(cand)
     ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
@@ -472,6 +556,8 @@ def score(
         + W_ANCHOR * anchor
         + prior[cand]
     )
+    if contrasts is not None and words:
+        fused += W_ACTION * np.array([action_match(words, contrasts[i]) for i in ids])
     return np.round(np.clip(fused, 0.0, 1.0), 4)
 
 

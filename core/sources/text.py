@@ -50,6 +50,15 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
+def stem_words(text: str) -> list[str]:
+    """Lower-cased, stemmed words, stop words kept (``tokenize`` drops them).
+
+    >>> stem_words("How do I get it?")
+    ['how', 'do', 'i', 'get', 'it']
+    """
+    return list(_stemmer().stemWords([w for w in _words(text) if not w.isdigit()]))
+
+
 _SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
 SIGNATURE_SCAN = 8000
 _CALL_START = re.compile(r"\s*[A-Za-z_][\w.]*\(")

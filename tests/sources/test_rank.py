@@ -180,3 +180,32 @@ def test_what_other_documents_say_about_an_api_counts_for_it() -> None:
         stems,
     )
     assert scores[0] - without[0] > scores[1] - without[1]
+
+
+def test_siblings_named_alike_are_told_apart_by_the_word_that_differs() -> None:
+    """``DictReader`` / ``DictWriter`` differ in one word; a run-together name starting with a
+    word the corpus's names often start with (``get_``) splits there: ``gethostname``."""
+    gets = [f"net.{v}_{w}" for v in ("get", "set") for w in ("a", "b", "c", "d", "e")]
+    titles = ["csv.DictReader", "csv.DictWriter", "net.gethostname", "net.sethostname", *gets]
+    found = rank.siblings(titles, titles)
+    assert found["csv.DictReader"] == ("reader", "writer")
+    assert found["net.gethostname"] == ("get", "set")
+    assert found["net.sethostname"] == ("set", "get")
+
+
+def test_a_question_saying_a_siblings_action_ranks_that_sibling_first() -> None:
+    """ "get the hostname" puts ``gethostname`` above ``sethostname``, although the setter's
+    text matches the question as well (and comes first); "get" is a stop word for BM25."""
+    gets = [
+        Document(f"net.{v}_{w}", f"net.{v}_{w}", f"Change the {w} value.")
+        for v in ("get", "set")
+        for w in "abcde"
+    ]
+    docs = [
+        Document("net.sethostname", "net.sethostname", "Set the hostname of the machine."),
+        Document("net.gethostname", "net.gethostname", "Return the hostname of the machine."),
+        *gets,
+    ]
+    idx = CorpusIndex.build("t", docs)
+    assert idx.search("get hostname machine", 2)[0].title == "net.gethostname"
+    assert idx.search("set hostname machine", 2)[0].title == "net.sethostname"
