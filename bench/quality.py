@@ -37,18 +37,20 @@ _WORDS = re.compile(r"\w+")
 _CITE = re.compile(r"\s*\[\d+\]")
 
 
-def duplicates(texts: list[str]) -> int:
-    """Texts (of the top 5) that repeat an earlier one: the same text indexed twice, by the rule
+def duplicates(hits: list[dict[str, Any]]) -> int:
+    """Hits (of the top 5) that repeat an earlier one: the same text indexed twice, by the rule
     the merger uses (``core.workflow.merge.same_text``: the openings after any signature line
-    share most word 3-grams). Sibling APIs whose own texts differ are not duplicates, even when
-    they share a signature or an appended reference section."""
-    seen: list[frozenset[tuple[str, str, str]]] = []
+    share most word 3-grams; ``merge.may_merge``: a later chunk's shared boilerplate is not the
+    same finding under another name). Sibling APIs whose own texts differ are not duplicates,
+    even when they share a signature or an appended reference section. Each hit has ``text``,
+    ``title``, ``location`` and ``doc_id``."""
+    seen: list[tuple[frozenset[tuple[str, str, str]], dict[str, Any]]] = []
     dups = 0
-    for t in texts[:5]:
-        g = merge.opening(t)
-        if any(merge.same_text(g, o) for o in seen):
+    for h in hits[:5]:
+        g = merge.opening(h["text"])
+        if any(merge.same_text(g, o) and merge.may_merge(h, other) for o, other in seen):
             dups += 1
-        seen.append(g)
+        seen.append((g, h))
     return dups
 
 
@@ -140,8 +142,13 @@ async def run_set(engine: Any, items: list[tuple[str, str | None]], verbose: boo
         rows = [(f.title, f.location) for f in result.findings]
         base = bm25_rows(engine.c.sources, question)
         base_rows = [(h["title"], h["location"]) for h in base]
-        new.dups += duplicates([f.snippet for f in result.findings])
-        bm25.dups += duplicates([h["text"] for h in base])
+        new.dups += duplicates(
+            [
+                {"text": f.snippet, "title": f.title, "location": f.location, "doc_id": f.doc_id}
+                for f in result.findings
+            ]
+        )
+        bm25.dups += duplicates(base)
         new.repeats += repeated_sentences(result.summary)
         if pattern is None:
             new.unanswerable += 1

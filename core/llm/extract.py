@@ -30,7 +30,7 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*>#])")
 _SPACE = re.compile(r"\s+")
 # Words that make a question a question but never help retrieval.
 _FILLER = frozenset(
-    """use using used uses work works working way ways get gets make makes need needs want like
+    """use using used uses work works working way ways make makes need needs want like
     difference differences example examples best better good python thing things also would could
     might must shall may one two many much well still even know tell explain show give""".split()
 )

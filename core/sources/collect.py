@@ -49,11 +49,26 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _ImportTimeout
 
 
+DEPRECATED: dict[str, str] = {}
+"""Modules whose import warned that they are deprecated (name -> the warning), as imported."""
+_DEPRECATION = re.compile(r"'([\w.]+)' is deprecated|\bthe ([\w.]+) module is deprecated", re.I)
+DEPRECATED_LABEL = "Deprecated (import warning):"
+"""How a deprecated module's document says so (``core.sources.rank`` ranks its members lower)."""
+
+
 def _safe_import(name: str) -> types.ModuleType | None:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(IMPORT_TIMEOUT_S)
     try:
-        return importlib.import_module(name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            mod = importlib.import_module(name)
+        # A deprecated module warns once, when first imported: maybe by another module's import.
+        for w in caught:
+            m = _DEPRECATION.search(str(w.message)) if issubclass(w.category, DeprecationWarning) else None
+            if m:
+                DEPRECATED.setdefault(m.group(1) or m.group(2), str(w.message))
+        return mod
     except BaseException:  # SystemExit, KeyboardInterrupt-like exits of odd modules included
         return None
     finally:
@@ -133,12 +148,25 @@ def _members(mod: types.ModuleType) -> Iterator[tuple[str, Any]]:
             continue
 
 
-def _rank(alias: str, owner: str) -> tuple[bool, int, int, str]:
-    # Prefer a name in the defining module or one of its parent packages (asyncio.gather for
+def _rank(alias: str, owner: str, public: frozenset[str] = frozenset()) -> tuple[bool, bool, int, int, str]:
+    # A module's documented public name comes first (os.path.exists, not genericpath.exists);
+    # then a name in the defining module or one of its parent packages (asyncio.gather for
     # asyncio.tasks.gather) over a shorter one that merely imports it elsewhere.
     parent = alias.rsplit(".", 1)[0]
     in_family = owner == parent or owner.startswith(parent + ".")
-    return (not in_family, alias.count("."), len(alias), alias)
+    return (parent not in public, not in_family, alias.count("."), len(alias), alias)
+
+
+def public_module_names(walked: set[str]) -> dict[str, str]:
+    """Modules imported under a public name of a walked package that is not their own
+    (``os.path`` is ``posixpath``): module name -> that public name, which its members go by."""
+    out: dict[str, str] = {}
+    for key, mod in list(sys.modules.items()):
+        name = getattr(mod, "__name__", key)
+        if isinstance(mod, types.ModuleType) and key != name and _public_name(key) and "." in key:
+            if key.split(".", 1)[0] in walked:
+                out.setdefault(name, key)
+    return out
 
 
 def collect_docstrings(modules: list[types.ModuleType]) -> list[Doc]:
@@ -148,20 +176,25 @@ def collect_docstrings(modules: list[types.ModuleType]) -> list[Doc]:
     by its shortest public alias (``asyncio.gather``).
     """
     walked = {m.__name__ for m in modules}
+    public = public_module_names(walked)
+    bases = frozenset(public.values())
     aliases: dict[int, list[str]] = {}
     objects: dict[int, Any] = {}
     home: dict[int, str] = {}
     docs: list[Doc] = []
     for mod in modules:
         mdoc = _doc(mod)
+        if mdoc and mod.__name__ in DEPRECATED:
+            mdoc += f"\n\n{DEPRECATED_LABEL} {DEPRECATED[mod.__name__]}"
+        base = public.get(mod.__name__, mod.__name__)
         if mdoc:
-            docs.append({"title": mod.__name__, "location": mod.__name__, "text": mdoc, "keywords": ""})
+            docs.append({"title": base, "location": mod.__name__, "text": mdoc, "keywords": ""})
         for n, obj in _members(mod):
             if not _is_api(obj):
                 continue
             key = id(obj)
             objects[key] = obj
-            dotted = f"{mod.__name__}.{n}"
+            dotted = f"{base}.{n}"
             aliases.setdefault(key, []).append(dotted)
             owner = getattr(obj, "__module__", None)
             qual = getattr(obj, "__qualname__", n)
@@ -169,7 +202,7 @@ def collect_docstrings(modules: list[types.ModuleType]) -> list[Doc]:
                 home[key] = f"{owner}.{qual}"
     for key, obj in objects.items():
         owner = getattr(obj, "__module__", None) or ""
-        title = min(aliases[key], key=lambda a, o=owner: _rank(a, o))  # type: ignore[misc]
+        title = min(aliases[key], key=lambda a, o=owner: _rank(a, o, bases))  # type: ignore[misc]
         location = home.get(key, title)
         doc = _doc(obj)
         short = title.rsplit(".", 1)[-1]

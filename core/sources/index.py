@@ -38,7 +38,7 @@ import xxhash
 
 from core.sources import rank, semantic
 from core.sources.base import Hit
-from core.sources.text import chunk_text, name_words, tokenize
+from core.sources.text import chunk_text, name_words, stem_words, tokenize
 
 log = logging.getLogger(__name__)
 # Anserini's BM25 defaults (k1=0.9, b=0.4) rather than bm25s's (1.5, 0.75): docstrings vary from
@@ -55,6 +55,7 @@ CORPUS_FILES = (
     "index.py",
     "text.py",
     "rank.py",
+    "terms.py",
     "semantic.py",
     "markup.py",
     "readers.py",
@@ -140,10 +141,24 @@ class CorpusIndex:
         self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
         self._names = [f.name for f in self._features]
         self._leads = [frozenset(f.lead) for f in self._features]
+        self._anchors = [frozenset(f.anchor) for f in self._features]
+        self._contrasts = [f.contrast for f in self._features]
+        self._ns = self._namespaces()
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
         self.seconds = seconds
         """Wall time of the build or the load."""
+
+    def _namespaces(self) -> rank.Namespaces | None:
+        if self._bm25 is None:
+            return None
+        indptr, vocab = self._bm25.scores["indptr"], self._bm25.vocab_dict
+
+        def df(stem: str) -> int:
+            j = vocab.get(stem)
+            return int(indptr[j + 1] - indptr[j]) if j is not None and j + 1 < len(indptr) else 0
+
+        return rank.namespaces([c.title for c in self.chunks], [c.location for c in self.chunks], df)
 
     @classmethod
     def build(cls, name: str, docs: list[Document], version: str | None = None) -> CorpusIndex:
@@ -171,7 +186,7 @@ class CorpusIndex:
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
         np.save(folder / "embeddings.npy", self._emb)
-        feats = [(f.prior, f.name, f.lead) for f in self._features]
+        feats = [(f.prior, f.name, f.lead, f.anchor, f.contrast) for f in self._features]
         (folder / "features.json").write_bytes(orjson.dumps(feats))
         records = [(c.doc_id, c.title, c.location, c.text, c.keywords) for c in self.chunks]
         (folder / "chunks.json").write_bytes(orjson.dumps(records))
@@ -185,8 +200,8 @@ class CorpusIndex:
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
             emb = np.load(folder / "embeddings.npy")
             feats = [
-                rank.Features(p, n, tuple(lead))
-                for p, n, lead in orjson.loads((folder / "features.json").read_bytes())
+                rank.Features(p, n, tuple(lead), tuple(anchor), tuple(contrast))
+                for p, n, lead, anchor, contrast in orjson.loads((folder / "features.json").read_bytes())
             ]
             if emb.shape != (len(chunks), semantic.DIM) or len(feats) != len(chunks):
                 raise ValueError("embeddings or features do not match the chunks")
@@ -235,7 +250,21 @@ class CorpusIndex:
         # einsum, not @: BLAS would spread this small product over threads that cost more than it.
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         cand = rank.candidates(bm, sims)
-        scores = rank.score(cand, bm, idf, sims, self._prior, self._names, self._leads, stems, weights)
+        scores = rank.score(
+            cand,
+            bm,
+            idf,
+            sims,
+            self._prior,
+            self._names,
+            self._leads,
+            stems,
+            weights,
+            self._ns,
+            self._anchors,
+            self._contrasts,
+            _query_words(query),
+        )
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
         best: dict[str, tuple[float, int, float]] = {}
@@ -300,6 +329,12 @@ def _features(chunks: list[Chunk]) -> list[rank.Features]:
 def _query_stems(query: str) -> tuple[str, ...]:
     # Every source tokenizes the same query of a run: stem it once.
     return tuple(dict.fromkeys(tokenize(query)))
+
+
+@lru_cache(maxsize=256)
+def _query_words(query: str) -> frozenset[str]:
+    # Stop words kept: "get" tells gethostname from sethostname (``rank.action_match``).
+    return frozenset(stem_words(query))
 
 
 @lru_cache(maxsize=256)

@@ -4,16 +4,30 @@ Per chunk, at build time (pure functions of the corpus, never of expected answer
 
 - ``prior``: what kind of text it is. A public callable's or class's own documentation is the
   reference (0); a module or package overview (-0.04), a name filed deep inside a framework's
-  internals (``streamlit.elements.widgets...``, -0.02 per level past two), a private ``_name``
+  internals (``streamlit.elements.widgets...``, -0.04 per level past two), a private ``_name``
   (-0.10), a README section (-0.03), a changelog / release-notes section (-0.18), a test (-0.15);
-  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own).
+  a near-empty docstring loses up to 0.05 (it rarely answers a question on its own); a later
+  chunk of an API's docs -0.03, or -0.04 when its opening repeats text other documents have too
+  (a framework's shared parameter list: ``boilerplate``); a member of a module whose import warns
+  it is deprecated, or of an old API kept beside its successor (``pkg.v1``, ``compat``,
+  ``legacy``), -0.08; a name the corpus refers to as code gains up to 0.15.
 - ``name``: the documented name's last two parts, lower-cased (``datetime fromisoformat``).
 - ``lead``: stems of its first sentence (after any ``name(args)`` signature line).
+- ``anchor``: stems of the sentences in other documents that mention the API as code (anchor
+  text: what the rest of the corpus says it is for; ``anchors``).
+- ``contrast``: the word that tells it from sibling APIs of the same namespace named alike
+  (``gethostname`` / ``sethostname``: get, set; ``DictReader`` / ``DictWriter``; ``siblings``).
 
 Per query: BM25 (``bm``, the score divided by the query's total IDF, so ~1 means every query term
 matched once in an average-length chunk; unknown query words count against it), the cosine of the
 query's and the chunk's embeddings (``sim``), the IDF-weighted share of query stems the name
-contains (``name``) and the lead contains (``lead``). Candidates are the BM25 and the semantic top
+contains (``name``) and the lead contains (``lead``), and the namespace match (``ns``: +d for a
+member of a package or module the question names, -d for the rest, d being how distinctive that
+name is in the corpus: ``tenacity`` ~0.8, ``random`` below ``NS_DISTINCT`` and so ignored),
+and the IDF-weighted share of query stems in the anchor text (``anchor``); a candidate loses
+``W_ACTION`` when the question says a sibling's word but not its own ("get the hostname":
+``sethostname``; ``action_match``), the question's stop words kept for this ("get").
+Candidates are the BM25 and the semantic top
 lists; the score is a weighted blend plus the prior, in [0, 1], comparable across sources. The
 weights are picked on the validate half of ``bench/quality.py``'s own set (reciprocal rank fusion
 of the BM25 and semantic ranks scored lower there, and is not on an absolute scale).
@@ -24,20 +38,29 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.sources.text import tokenize
+from core.sources import terms
+from core.sources.collect import DEPRECATED_LABEL
+from core.sources.text import strip_signature, tokenize
 
 W_BM, W_SEM, W_NAME, W_LEAD = 0.40, 0.35, 0.12, 0.08
+W_NS, NS_DISTINCT = 0.03, 0.3
+W_ANCHOR, ANCHOR_STEMS = 0.03, 20
+W_ACTION, LEAD_WORD_NAMES = 0.05, 5
 BM_CANDIDATES, SEM_CANDIDATES = 30, 15
 W_SECOND = 0.15
-W_AUTHORITY, W_REFERENCE = 0.10, 0.05
+W_AUTHORITY, W_REFERENCE = 0.15, 0.05
 AUTHORITY_SATURATION = 30
 SECTION_AUTHORITY = 0.75
-OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.02, -0.10, -0.05
+LATER_PRIOR, SHARED_PRIOR = -0.03, -0.04
+BOILERPLATE_WORDS, BOILERPLATE_DOCS = 30, 1
+_WORD = re.compile(r"\w+")
+DEPRECATED_PRIOR = -0.08
+OVERVIEW_PRIOR, DEPTH_PRIOR, PRIVATE_PRIOR, SHORT_PRIOR = -0.04, -0.04, -0.10, -0.05
 
 _CHANGELOG = re.compile(
     r"change ?log|changes|release notes?|history|what'?s new|news|^v?\d+(\.\d+)+\b|^unreleased|"
@@ -45,12 +68,14 @@ _CHANGELOG = re.compile(
     re.I,
 )
 _MENTION = re.compile(r"`~?([A-Za-z_][\w.]*[\w])(?:\(\))?`|([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\(")
+_DEPRECATED = re.compile(rf"^{re.escape(DEPRECATED_LABEL)}", re.M)
+_LEGACY = re.compile(r"(^|\.)(v\d+|_?compat|legacy)(\.|$)")
 _TEST = re.compile(r"(^|[._/])(tests?|testing|conftest)([._/]|$)")
 _FILE = re.compile(r"\.(md|markdown|txt|rst|html?|pdf)(#|$)")
-_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
 _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
 """How ``core.sources.stdlib`` appends the Library Reference's text to a docstring."""
 _FIRST_WORD = re.compile(r"[\s.]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
 
 
@@ -61,11 +86,18 @@ class Features:
     prior: float
     name: str
     lead: tuple[str, ...]
+    anchor: tuple[str, ...] = ()
+    """Stems of the sentences elsewhere in the corpus that mention this API by name (what other
+    documents say it is for: "run blocking IO in a thread with ``to_thread()``")."""
+    contrast: tuple[str, ...] = ()
+    """When sibling APIs differ from this one's name in one word only (``gethostname`` and
+    ``sethostname``, ``DictReader`` and ``DictWriter``): this name's word, then the siblings'
+    (``('get', 'set')``). A question's action word picks one of them (``siblings``)."""
 
 
 def lead_text(text: str, words: int = 40) -> str:
     """The first sentence of a text after its signature line (at most ``words`` words)."""
-    body = _SIGNATURE.sub("", text, count=1).strip()
+    body = strip_signature(text).strip()
     first = _FIRST_SENTENCE.split(body, maxsplit=1)[0]
     return " ".join(first.split()[:words])
 
@@ -74,7 +106,7 @@ def embed_text(title: str, text: str, reference: str = "") -> str:
     """What a chunk's embedding is computed from: its name's words, its document's Library
     Reference opening (``reference``) if any, and its own opening."""
     name = " ".join(re.split(r"[._#/:\-\s]+", title.split(" / ")[-1] if " / " in title else title)[-3:])
-    body = _SIGNATURE.sub("", text, count=1)
+    body = strip_signature(text)
     lead = f"{reference} " if reference else ""
     return f"{name}. {lead}{' '.join(body.split()[:60])}"
 
@@ -117,10 +149,178 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
     parents = {t.rsplit(".", 1)[0] for t in titles if "." in t and " " not in t}
     cited = mentions(texts)
     reference = {loc: frozenset(tokenize(t)) for loc, t in reference_openings(locations, texts).items()}
+    # Every chunk filed under a module whose import warns that it is deprecated (cgi, crypt).
+    deprecated = tuple(
+        f"{loc}." for loc, text in zip(locations, texts, strict=True) if _DEPRECATED.search(text)
+    )
     out = []
-    for title, location, text in zip(titles, locations, texts, strict=True):
-        out.append(_features(title, location, text, parents, cited, reference.get(location)))
+    opened: set[str] = set()
+    shared = boilerplate(locations, texts)
+    described = anchors(titles, texts)
+    contrasts = siblings(titles, locations)
+    for n, (title, location, text) in enumerate(zip(titles, locations, texts, strict=True)):
+        f = _features(title, location, text, parents, cited, reference.get(location))
+        prior = f.prior
+        if location in opened and " " not in title:
+            # A later chunk of an API's docs: parameter lists and notes; the opening says what
+            # the API is for. One whose text its siblings share too (a framework's parameter
+            # list) says nothing of this API in particular.
+            prior = round(prior + (SHARED_PRIOR if n in shared else LATER_PRIOR), 4)
+        opened.add(location)
+        if deprecated and f"{location}.".startswith(deprecated):
+            prior = round(prior + DEPRECATED_PRIOR, 4)
+        out.append(Features(prior, f.name, f.lead, described.get(title, ()), contrasts.get(title, ())))
     return out
+
+
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def name_parts(name: str) -> list[str]:
+    """The lower-cased words of one name part (``DictReader`` -> ``['dict', 'reader']``)."""
+    return [w.lower() for piece in name.split("_") for w in _CAMEL.findall(piece)]
+
+
+def siblings(titles: Sequence[str], locations: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Per API whose name has sibling APIs in the same namespace that differ from it in one word
+    only, that word and the siblings' words in its place: ``socket.gethostname`` ->
+    ``('get', 'set')``. Derived from the corpus's names alone: which words tell two APIs apart is
+    what the corpus's naming says (get/set, reader/writer, encode/decode...).
+
+    >>> siblings(["m.DictReader", "m.DictWriter", "m.other"], ["m.DictReader", "m.DictWriter", "m.other"])
+    {'m.DictReader': ('reader', 'writer'), 'm.DictWriter': ('writer', 'reader')}
+    """
+    names: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for title, location in zip(titles, locations, strict=True):
+        if " " in title or _FILE.search(location) or location.startswith("pypi:") or "." not in title:
+            continue
+        parent, last = title.rsplit(".", 1)
+        names[title] = (parent, tuple(name_parts(last)))
+    leading = Counter(parts[0] for _, parts in names.values() if len(parts) > 1)
+    # The words names often start with (get_, set_, read_...): a run-together name that starts
+    # with one (``gethostname``) is that word and the rest.
+    lead_words = sorted((w for w, n in leading.items() if n >= LEAD_WORD_NAMES and len(w) >= 3), key=len)
+    slots: dict[tuple[str, tuple[str, ...]], dict[str, set[str]]] = {}
+    for title, (parent, parts) in names.items():
+        if len(parts) == 1:
+            word = next((w for w in lead_words if parts[0].startswith(w) and len(parts[0]) - len(w) >= 3), "")
+            parts = (word, parts[0][len(word) :]) if word else parts
+        if len(parts) < 2:
+            continue
+        for i, word in enumerate(parts):
+            key = (parent, (*parts[:i], "*", *parts[i + 1 :]))
+            slots.setdefault(key, {}).setdefault(word, set()).add(title)
+    # A name in several slots (``gethostname``: get/set before ``hostname``, and many names
+    # after ``get``): the slot with the fewest alternatives is the sharpest contrast.
+    best: dict[str, tuple[str, ...]] = {}
+    for by_word in slots.values():
+        if len(by_word) < 2:
+            continue
+        for word, named in by_word.items():
+            others = tuple(sorted(w for w in by_word if w != word))
+            for t in named:
+                if t not in best or len(others) < len(best[t]) - 1:
+                    best[t] = (word, *others)
+    return dict(sorted(best.items()))
+
+
+def action_match(words: frozenset[str], contrast: Sequence[str]) -> float:
+    """-1 when the question says a sibling's distinguishing word but not this API's (``get``
+    for ``sethostname``), else 0; ``words`` are the question's stems, stop words included
+    (``get``). A word matches a name word it begins (``read`` in ``reader``). Saying this API's
+    own word earns nothing extra: the name match counts it already (a bonus scored lower on the
+    bench: ``ExtractError`` for "extract files", ``BZ2Decompressor`` for "decompress").
+
+    >>> said = frozenset({"get", "hostnam"})
+    >>> action_match(said, ("set", "get")), action_match(said, ("get", "set"))
+    (-1.0, 0.0)
+    """
+    if not contrast:
+        return 0.0
+
+    def said(part: str) -> bool:
+        return any(w == part or (len(w) >= 3 and part.startswith(w)) for w in words)
+
+    return -1.0 if not said(contrast[0]) and any(said(p) for p in contrast[1:]) else 0.0
+
+
+def boilerplate(locations: Sequence[str], texts: Sequence[str]) -> set[int]:
+    """Indexes of the later chunks (not a document's first) whose opening mostly repeats text
+    found in other documents: at least half of their opening's word 5-grams occur in
+    ``BOILERPLATE_DOCS`` or more other documents (shared parameter lists, inherited notes).
+
+    >>> sorted(boilerplate(["a", "a", "b", "b"], ["A one.", "label str the label to show it", "B two.",
+    ...                                            "label str the label to show it"]))
+    [1, 3]
+    """
+    grams: list[set[int]] = []
+    owners: dict[int, set[str]] = {}
+    seen: set[str] = set()
+    later: list[int] = []
+    for i, (location, text) in enumerate(zip(locations, texts, strict=True)):
+        words = _WORD.findall(strip_signature(text[:2000]).lower())[:BOILERPLATE_WORDS]
+        g = {hash(tuple(words[j : j + 5])) for j in range(max(1, len(words) - 4))} if words else set()
+        grams.append(g)
+        for h in g:
+            owners.setdefault(h, set()).add(location)
+        if location in seen:
+            later.append(i)
+        seen.add(location)
+    out = set()
+    for i in later:
+        g = grams[i]
+        common = sum(len(owners[h]) > BOILERPLATE_DOCS for h in g)
+        if g and common * 2 >= len(g):
+            out.add(i)
+    return out
+
+
+def anchors(titles: Sequence[str], texts: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Per API name, the ``ANCHOR_STEMS`` most frequent stems of the sentences in other
+    documents that mention it as code (anchor text). A mention names an API by its last two
+    parts (``asyncio.gather``), or by its last part alone when no other API ends with it and
+    it is distinctive or bare (``to_thread()``); a mention two or more APIs could mean is left
+    out, and so is a document's mention of itself.
+
+    >>> titles = ["m.slow", "m.to_thread"]
+    >>> anchors(titles, ["Slow down.", "x"])
+    {}
+    >>> anchors(titles, ["Run blocking IO in a thread with to_thread().", "x"])["m.to_thread"]
+    ('block', 'io', 'run', 'thread', 'to_thread')
+    """
+    by_two: dict[str, set[str]] = {}
+    by_last: dict[str, set[str]] = {}
+    for t in set(titles):
+        if " " in t:
+            continue
+        parts = t.split(".")
+        if len(parts) > 1:
+            by_two.setdefault(".".join(parts[-2:]), set()).add(t)
+        by_last.setdefault(parts[-1], set()).add(t)
+    bags: dict[str, Counter[str]] = {}
+    for title, text in zip(titles, texts, strict=True):
+        for sentence in _SENTENCE.split(text):
+            stems: list[str] | None = None
+            for m in _MENTION.finditer(sentence):
+                parts = (m.group(1) or m.group(2)).strip(".").split(".")
+                named = by_two.get(".".join(parts[-2:]), set()) if len(parts) > 1 else set()
+                last = parts[-1]
+                alone = by_last.get(last, set())
+                if not named and len(alone) == 1 and (len(parts) == 1 or _distinctive(last)):
+                    named = alone
+                named = named - {title}
+                if not named or len(named) > 2:
+                    continue
+                if stems is None:
+                    stems = tokenize(sentence)
+                for t in named:
+                    bags.setdefault(t, Counter()).update(set(stems))
+    return {t: tuple(sorted(s for s, _ in c.most_common(ANCHOR_STEMS))) for t, c in bags.items()}
+
+
+def _distinctive(name: str) -> bool:
+    """``TTLCache``, ``stop_after_attempt``: a name no English word is spelled like."""
+    return "_" in name.strip("_") or any(c.isupper() for c in name[1:])
 
 
 def authority(title: str, cited: Counter[str]) -> float:
@@ -130,7 +330,7 @@ def authority(title: str, cited: Counter[str]) -> float:
     parts = title.split(".")
     n = cited.get(".".join(parts[-2:]), 0) if len(parts) > 1 else 0
     last = parts[-1]
-    if "_" in last.strip("_") or any(c.isupper() for c in last[1:]):
+    if _distinctive(last):
         n += cited.get(last, 0) // 2
     return min(1.0, math.log1p(n) / math.log1p(AUTHORITY_SATURATION))
 
@@ -164,11 +364,13 @@ def _features(
         prior += W_AUTHORITY * authority(title, cited)
         if reference is not None:
             prior += W_REFERENCE  # the public API the Python docs describe
+        if _LEGACY.search(location):
+            prior += DEPRECATED_PRIOR  # an old API kept beside its successor (pydantic.v1)
     elif _FILE.search(location):
         prior += W_AUTHORITY * SECTION_AUTHORITY  # a section of the user's documents
     if _TEST.search(location.lower()):
         prior -= 0.15
-    words = len(_SIGNATURE.sub("", text, count=1).split())
+    words = len(strip_signature(text).split())
     if words < 12:
         prior += SHORT_PRIOR * (12 - words) / 12
     if " / " in title:  # a section: its document's first word (file stem, distribution) and heading
@@ -180,6 +382,73 @@ def _features(
     if reference:  # the Library Reference's own opening sentence is a lead too
         lead |= reference
     return Features(round(prior, 4), name, tuple(sorted(lead)))
+
+
+@dataclass(frozen=True, slots=True)
+class Namespaces:
+    """Which package or module each chunk is filed under (the first part of its name; a README
+    section's distribution), and how distinctive each one's name is as a query word: the share
+    of the chunks containing the name's stem that belong to it (``tenacity`` ~0.8: a question
+    saying it means that package; ``random`` or ``copy`` ~0.1: an English word first)."""
+
+    of: np.ndarray
+    """Per chunk, the index of its namespace (-1: none, e.g. a section of the user's documents)."""
+    by_stem: dict[str, tuple[int, float]]
+    """Stem of a namespace name -> (namespace index, distinctiveness 0-1)."""
+
+
+def namespace_of(title: str, location: str) -> str:
+    """The package, module or distribution a chunk is filed under, or ``""``.
+
+    >>> namespace_of("tenacity.stop_after_attempt", "tenacity.stop.stop_after_attempt")
+    'tenacity'
+    >>> namespace_of("httpx 0.28 — HTTP client / Async", "pypi:httpx#async")
+    'httpx'
+    """
+    if location.startswith("pypi:"):
+        return location[5:].split("#", 1)[0].lower()
+    if _FILE.search(location) or " " in title:
+        return ""
+    return title.split(".", 1)[0].lower()
+
+
+def namespaces(titles: Sequence[str], locations: Sequence[str], df: Callable[[str], int]) -> Namespaces:
+    """The ``Namespaces`` of a corpus; ``df`` gives a stem's document frequency in the index."""
+    names: dict[str, int] = {}
+    of = np.full(len(titles), -1, dtype=np.int64)
+    size: Counter[int] = Counter()
+    for i, (title, location) in enumerate(zip(titles, locations, strict=True)):
+        ns = namespace_of(title, location)
+        if ns:
+            of[i] = names.setdefault(ns, len(names))
+            size[of[i]] += 1
+    by_stem: dict[str, tuple[int, float]] = {}
+    for ns, j in names.items():
+        # The whole name's stem (``pydantic_ai``) and, for a one-word name, that word.
+        for stem in tokenize(ns)[:1]:
+            d = min(1.0, size[j] / max(1, df(stem)))
+            if d > by_stem.get(stem, (-1, 0.0))[1]:
+                by_stem[stem] = (j, d)
+    return Namespaces(of, by_stem)
+
+
+def namespace_match(cand: np.ndarray, stems: Sequence[str], ns: Namespaces | None) -> np.ndarray:
+    """Per candidate, in [-1, 1]: the distinctiveness of the namespace the question names when
+    the candidate is filed under it, minus it when the candidate is filed elsewhere (0 when the
+    question names none)."""
+    out = np.zeros(len(cand))
+    if ns is None:
+        return out
+    named = [ns.by_stem[f] for s in stems for f in (s, *terms.alternatives(s)) if f in ns.by_stem]
+    named = [(j, d) for j, d in named if d >= NS_DISTINCT]
+    if not named:
+        return out
+    of = ns.of[cand]
+    strongest = max(d for _, d in named)
+    out -= strongest * (of >= 0)
+    for j, d in named:
+        out[of == j] = d
+    return out
 
 
 def idf(num_docs: int, df: int) -> float:
@@ -204,19 +473,31 @@ def candidates(bm25: np.ndarray | None, sims: np.ndarray | None) -> np.ndarray:
 def name_match(stems: Sequence[str], name: str, weights: Sequence[float] | None = None) -> float:
     """Share of the query's stems found inside the documented name (``iso`` in ``fromisoformat``),
     each stem weighted by its IDF (``weights``; equal when None): ``zero`` in ``numpy.zeros``
-    says more than ``array`` in ``numpy.ndarray``."""
+    says more than ``array`` in ``numpy.ndarray``. A stem's short forms count too
+    (``dictionari`` in ``DictReader`` as ``dict``; ``core.sources.terms``)."""
     if not stems:
         return 0.0
     w = weights or [1.0] * len(stems)
-    return sum(x for s, x in zip(stems, w, strict=True) if len(s) >= 3 and s in name) / (sum(w) or 1.0)
+    hit = sum(x for s, x in zip(stems, w, strict=True) if _in_name(s, name))
+    return hit / (sum(w) or 1.0)
+
+
+def _in_name(stem: str, name: str) -> bool:
+    if len(stem) >= 3 and stem in name:
+        return True
+    return any(len(a) >= 3 and a in name for a in terms.alternatives(stem))
 
 
 def lead_match(stems: Sequence[str], lead: frozenset[str], weights: Sequence[float] | None = None) -> float:
-    """Share of the query's stems in the lead sentence, IDF-weighted like ``name_match``."""
+    """Share of the query's stems in the lead sentence (or a short form of one: "``str``" for
+    "string"), IDF-weighted like ``name_match``."""
     if not stems:
         return 0.0
     w = weights or [1.0] * len(stems)
-    return sum(x for s, x in zip(stems, w, strict=True) if s in lead) / (sum(w) or 1.0)
+    hit = sum(
+        x for s, x in zip(stems, w, strict=True) if s in lead or any(a in lead for a in terms.alternatives(s))
+    )
+    return hit / (sum(w) or 1.0)
 
 
 def score(
@@ -229,18 +510,54 @@ def score(
     leads: Sequence[frozenset[str]],
     stems: Sequence[str],
     weights: Sequence[float] | None = None,
+    ns: Namespaces | None = None,
+    described: Sequence[frozenset[str]] | None = None,
+    contrasts: Sequence[tuple[str, ...]] | None = None,
+    words: frozenset[str] = frozenset(),
 ) -> np.ndarray:
     """The fused score of each candidate (indexes ``cand``), in [0, 1] (see ``blend``);
-    ``weights`` are the stems' IDFs."""
+    ``weights`` are the stems' IDFs; ``ns`` the corpus's namespaces (``namespace_match``);
+    ``described`` each chunk's anchor stems (``anchors``); ``contrasts`` each chunk's sibling
+    words (``siblings``), matched against ``words``, the query's stems with stop words kept."""
     n = len(cand)
+    ids = cand.tolist()
     bm = np.minimum(1.0, bm25[cand] / idf) if bm25 is not None else np.zeros(n)
-    name = np.fromiter(
-        (name_match(stems, names[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
+    # name_match and lead_match for all candidates at once: one pass per query stem (and short
+    # form), not one call per candidate and stem.
+    cand_names = [names[i] for i in ids]
+    cand_leads = [leads[i] for i in ids]
+    cand_anchors = [described[i] for i in ids] if described is not None else None
+    w = weights or [1.0] * len(stems)
+    name, lead, anchor = np.zeros(n), np.zeros(n), np.zeros(n)
+    for stem, x in zip(stems, w, strict=True):
+        forms = (stem, *terms.alternatives(stem))
+        in_name = np.zeros(n, dtype=bool)
+        in_lead = np.zeros(n, dtype=bool)
+        in_anchor = np.zeros(n, dtype=bool)
+        for f in forms:
+            if len(f) >= 3:
+                in_name |= np.fromiter((f in nm for nm in cand_names), dtype=bool, count=n)
+            in_lead |= np.fromiter((f in ld for ld in cand_leads), dtype=bool, count=n)
+            if cand_anchors is not None:
+                in_anchor |= np.fromiter((f in a for a in cand_anchors), dtype=bool, count=n)
+        name += x * in_name
+        lead += x * in_lead
+        anchor += x * in_anchor
+    total = sum(w) or 1.0
+    name /= total
+    lead /= total
+    anchor /= total
+    fused = (
+        W_BM * bm
+        + W_SEM * np.maximum(0.0, sims[cand])
+        + W_NAME * name
+        + W_LEAD * lead
+        + W_NS * namespace_match(cand, stems, ns)
+        + W_ANCHOR * anchor
+        + prior[cand]
     )
-    lead = np.fromiter(
-        (lead_match(stems, leads[i], weights) for i in cand.tolist()), dtype=np.float64, count=n
-    )
-    fused = W_BM * bm + W_SEM * np.maximum(0.0, sims[cand]) + W_NAME * name + W_LEAD * lead + prior[cand]
+    if contrasts is not None and words:
+        fused += W_ACTION * np.array([action_match(words, contrasts[i]) for i in ids])
     return np.round(np.clip(fused, 0.0, 1.0), 4)
 
 

@@ -50,6 +50,44 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
+def stem_words(text: str) -> list[str]:
+    """Lower-cased, stemmed words, stop words kept (``tokenize`` drops them).
+
+    >>> stem_words("How do I get it?")
+    ['how', 'do', 'i', 'get', 'it']
+    """
+    return list(_stemmer().stemWords([w for w in _words(text) if not w.isdigit()]))
+
+
+_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
+SIGNATURE_SCAN = 8000
+_CALL_START = re.compile(r"\s*[A-Za-z_][\w.]*\(")
+
+
+def strip_signature(text: str) -> str:
+    """A docstring document without its leading ``name(args)`` signature line. The signature ends
+    at the first blank line (the collector puts one after it) where its brackets balance: nested
+    brackets and defaults with blank lines in them are part of it. A chunk that is all signature
+    (cut from one longer than a chunk) has no text.
+
+    >>> strip_signature("f(x: Callable[[int], str] = g()) -> None\\n\\nDo it.")
+    'Do it.'
+    """
+    if _CALL_START.match(text):
+        start = 0
+        for _ in range(8):  # a default value may hold blank lines: the first balanced one ends it
+            end = text.find("\n\n", start, SIGNATURE_SCAN)
+            if end == -1:
+                break
+            head = text[:end]
+            if sum(map(head.count, "([{")) == sum(map(head.count, ")]}")):
+                return text[end + 2 :].lstrip()
+            start = end + 2
+        if end == -1 and sum(map(text.count, "([{")) > sum(map(text.count, ")]}")):
+            return ""  # a chunk cut from inside a long signature: all of it is signature
+    return _SIGNATURE.sub("", text, count=1)
+
+
 def name_words(dotted: str) -> str:
     """The words of a dotted name, for a chunk's header.
 

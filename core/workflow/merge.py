@@ -21,18 +21,20 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from core.sources.text import strip_signature
+
 OPENING_WORDS = 48
 ANCHOR_EVERY = 4
 ANCHOR_SCAN = 30
+SHORT_WORDS = 12
 _WORD = re.compile(r"\w+")
-_SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\n]+)?\s*")
 
 Grams = frozenset[tuple[str, str, str]]
 
 
 def _words(text: str) -> list[str]:
-    # A signature rarely runs past 1,000 characters; ~8 characters a word is plenty after it.
-    body = _SIGNATURE.sub("", text[:1000], count=1) + text[1000 : 1000 + OPENING_WORDS * 8]
+    # A signature rarely runs past 4,000 characters; ~8 characters a word is plenty after it.
+    body = strip_signature(text[:4000])
     return _WORD.findall(body[: OPENING_WORDS * 8].lower())[:OPENING_WORDS]
 
 
@@ -49,6 +51,8 @@ def _anchors(words: list[str]) -> frozenset[tuple[str, ...]]:
         if (len(words[i]) + ord(words[i][0])) % ANCHOR_EVERY == 0
     }
     found.add(tuple(words[:3]))  # short texts (a one-line docstring) may have no other anchor
+    if len(words) < SHORT_WORDS:  # ... nor one that a heading word in front would not shift
+        found.update(tuple(words[i : i + 3]) for i in range(len(words) - 2))
     return frozenset(found)
 
 
@@ -66,6 +70,28 @@ def same_text(a: Grams, b: Grams) -> bool:
         return False
     common = len(a & b)
     return common / len(a | b) >= 0.5 or common / min(len(a), len(b)) >= 0.8
+
+
+def may_merge(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two hits with the same text may be one finding. A later chunk of an API's docs
+    (``doc_id`` ``location~n``) is often boilerplate every sibling shares (a framework's
+    ``label : str ...`` parameter list): it is the same finding only under the same name
+    (a mixin's method and its public alias); document sections and openings always merge.
+
+    >>> a = {"doc_id": "m.A.slider~1", "location": "m.A.slider", "title": "m.slider"}
+    >>> may_merge(a, {"doc_id": "m.B.toggle~1", "location": "m.B.toggle", "title": "m.toggle"})
+    False
+    """
+    if not (_later(a) or _later(b)):
+        return True
+    ta, tb = str(a.get("title", "")), str(b.get("title", ""))
+    if " " in ta or " " in tb:
+        return True
+    return ta.rsplit(".", 1)[-1] == tb.rsplit(".", 1)[-1]
+
+
+def _later(h: dict[str, Any]) -> bool:
+    return str(h.get("doc_id", "")).startswith(f"{h.get('location', '')}~")
 
 
 def comparable(hits: list[dict[str, Any]]) -> dict[str, float]:
@@ -94,7 +120,11 @@ def shortlist(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     for h in ranked:
         anchors, g = _sketch(str(h.get("text") or ""))
         near = sorted({j for a in anchors for j in owners.get(a, ())})
-        twin = next((kept[j] for j in near if same_text(g, grams[j])), None) if near else None
+        twin = (
+            next((kept[j] for j in near if same_text(g, grams[j]) and may_merge(h, kept[j])), None)
+            if near
+            else None
+        )
         if twin is not None:
             if h["location"] != twin["location"] and h["location"] not in twin["also_in"]:
                 twin["also_in"].append(h["location"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core.sources import rank, semantic
 from core.sources.index import CORPUS_FILES, CorpusIndex, Document, content_hash
+from core.sources.text import strip_signature, tokenize
 
 
 def _prior(titles: list[str], locations: list[str], texts: list[str]) -> dict[str, float]:
@@ -78,3 +79,133 @@ def test_the_version_covers_the_embedding_model_and_the_ranking_code() -> None:
     assert semantic.MODEL_ID.startswith("wordllama==") and f":{semantic.DIM}" in semantic.MODEL_ID
     assert {"rank.py", "semantic.py", "markup.py"} <= set(CORPUS_FILES)
     assert content_hash([Document("t", "l", "x")]) == content_hash([Document("t", "l", "x")])
+
+
+def test_a_question_word_meets_its_short_form_in_names_and_leads() -> None:
+    stems = tokenize("read a CSV file into dictionaries")
+    assert rank.name_match(stems, "csv dictreader") > rank.name_match(stems, "csv writer")
+    lead = frozenset(tokenize("Serialize obj to a JSON formatted str."))
+    assert rank.lead_match(tokenize("serialize an object to a JSON string"), lead) == 1.0
+
+
+def test_a_signature_with_nested_brackets_is_not_the_lead() -> None:
+    text = "select(options: 'Sequence[T]' = (), fmt: 'Callable[[Any], str]' = str) -> 'T'\n\nPick an option."
+    assert strip_signature(text) == "Pick an option."
+    assert rank.lead_text(text) == "Pick an option."
+    # A chunk cut from inside a signature longer than a chunk has no opening at all.
+    assert strip_signature("f(a: Annotated[int, Doc('one\n\ntwo')], b: Annotated[str, Doc('three") == ""
+
+
+def test_a_later_chunk_ranks_below_the_opening_of_the_same_document() -> None:
+    titles, locations = ["pkg.slider", "pkg.slider"], ["pkg.slider", "pkg.slider"]
+    texts = ["Display a slider widget to pick a number from a range.", "label : str A short label for it."]
+    first, later = (f.prior for f in rank.features(titles, locations, texts))
+    assert later < first
+
+
+def test_members_of_a_deprecated_module_rank_below_the_same_text_elsewhere() -> None:
+    body = "Escape the characters of a string for safe use in markup, with details explained here."
+    titles = ["old", "old.escape", "new", "new.escape"]
+    texts = ["Old helpers.\n\nDeprecated (import warning): 'old' is deprecated", body, "New helpers.", body]
+    prior = _prior(titles, titles, texts)
+    assert prior["old.escape"] < prior["new.escape"]
+
+
+def test_a_later_chunk_its_siblings_share_ranks_below_one_of_its_own() -> None:
+    shared = "label : str A short label explaining to the user what this widget is for, shown above it."
+    titles = ["pkg.slider", "pkg.slider", "pkg.toggle", "pkg.toggle", "pkg.gather", "pkg.gather"]
+    texts = [
+        "Display a slider widget to pick a number from a range of numbers the app defines.",
+        shared,
+        "Display a toggle widget that switches a setting of the app on and off when clicked.",
+        shared,
+        "Run the awaitable objects of the sequence concurrently and return all of their results.",
+        "If return_exceptions is true, exceptions are treated the same as successful results and kept.",
+    ]
+    prior = [f.prior for f in rank.features(titles, titles, texts)]
+    assert rank.boilerplate(titles, texts) == {1, 3}
+    assert prior[1] < prior[5] < prior[4]  # shared boilerplate < a later chunk of its own < the opening
+
+
+def test_a_namespace_the_question_names_lifts_its_members_by_how_distinctive_the_name_is() -> None:
+    titles = ["tenacity.stop_after_attempt", "tenacity.retry", "other.RetryTransport", "random.choice"]
+    locations = titles
+    df = {"tenac": 3, "random": 40}.get  # 'tenacity' is mostly its own; 'random' is everywhere
+    ns = rank.namespaces(titles, locations, lambda s: df(s) or 0)
+    cand = rank.np.arange(4)
+    lifted = rank.namespace_match(cand, tokenize("stop after attempts with tenacity"), ns)
+    assert lifted[0] > 0 and lifted[1] > 0 and lifted[2] < 0 and lifted[3] < 0
+    # 'random' names the random module too weakly to move anything.
+    assert not rank.namespace_match(cand, tokenize("a random choice"), ns).any()
+
+
+def test_an_old_api_kept_beside_its_successor_ranks_below_it() -> None:
+    body = "Validate data against the model and return the instance, with details explained here."
+    titles = ["pkg.main.validate", "pkg.v1.main.validate"]
+    prior = _prior(titles, titles, [body, body])
+    assert prior["pkg.v1.main.validate"] < prior["pkg.main.validate"]
+
+
+def test_what_other_documents_say_about_an_api_counts_for_it() -> None:
+    """Anchor text: the sentences that mention ``atexit.register`` say when it runs."""
+    titles = ["atexit.register", "code.run_code", "guide"]
+    texts = [
+        "Register func as a function to be executed at termination, with details explained here.",
+        "Run the code object given, with the globals and locals given, with details explained here.",
+        "Cleanup code that must run when the interpreter exits belongs in atexit.register(fn).",
+    ]
+    feats = rank.features(titles, titles, texts)
+    described = [frozenset(f.anchor) for f in feats]
+    assert {"interpret", "exit"} <= described[0] and not described[1]
+    stems = tokenize("run code interpreter exits")
+    scores = rank.score(
+        rank.np.arange(2),
+        None,
+        1.0,
+        rank.np.zeros(2),
+        rank.np.zeros(2),
+        [f.name for f in feats[:2]],
+        [frozenset(f.lead) for f in feats[:2]],
+        stems,
+        described=described[:2],
+    )
+    without = rank.score(
+        rank.np.arange(2),
+        None,
+        1.0,
+        rank.np.zeros(2),
+        rank.np.zeros(2),
+        [f.name for f in feats[:2]],
+        [frozenset(f.lead) for f in feats[:2]],
+        stems,
+    )
+    assert scores[0] - without[0] > scores[1] - without[1]
+
+
+def test_siblings_named_alike_are_told_apart_by_the_word_that_differs() -> None:
+    """``DictReader`` / ``DictWriter`` differ in one word; a run-together name starting with a
+    word the corpus's names often start with (``get_``) splits there: ``gethostname``."""
+    gets = [f"net.{v}_{w}" for v in ("get", "set") for w in ("a", "b", "c", "d", "e")]
+    titles = ["csv.DictReader", "csv.DictWriter", "net.gethostname", "net.sethostname", *gets]
+    found = rank.siblings(titles, titles)
+    assert found["csv.DictReader"] == ("reader", "writer")
+    assert found["net.gethostname"] == ("get", "set")
+    assert found["net.sethostname"] == ("set", "get")
+
+
+def test_a_question_saying_a_siblings_action_ranks_that_sibling_first() -> None:
+    """ "get the hostname" puts ``gethostname`` above ``sethostname``, although the setter's
+    text matches the question as well (and comes first); "get" is a stop word for BM25."""
+    gets = [
+        Document(f"net.{v}_{w}", f"net.{v}_{w}", f"Change the {w} value.")
+        for v in ("get", "set")
+        for w in "abcde"
+    ]
+    docs = [
+        Document("net.sethostname", "net.sethostname", "Set the hostname of the machine."),
+        Document("net.gethostname", "net.gethostname", "Return the hostname of the machine."),
+        *gets,
+    ]
+    idx = CorpusIndex.build("t", docs)
+    assert idx.search("get hostname machine", 2)[0].title == "net.gethostname"
+    assert idx.search("set hostname machine", 2)[0].title == "net.sethostname"

@@ -28,6 +28,15 @@ def test_submodule_functions_are_indexed_at_their_definition_under_their_public_
     assert by_location["json.dumps"].title == "json.dumps"
     assert "asyncio.taskgroups.TaskGroup" in by_location
     assert any(loc.startswith("pydoc_data.topics.") for loc in by_location)
+    # os.path is posixpath: its members go by the public name, wherever they are defined.
+    assert by_location["posixpath.join"].title == "os.path.join"
+    assert by_location["genericpath.exists"].title == "os.path.exists"
+
+
+def test_a_module_whose_import_warns_it_is_deprecated_says_so(stdlib_source: IndexedSource) -> None:
+    texts = {c.location: c.text for c in stdlib_source.index.chunks if "~" not in c.doc_id}
+    assert "Deprecated (import warning): 'cgi' is deprecated" in texts["cgi"]
+    assert "Deprecated (import warning)" not in texts["json"]
 
 
 def test_no_skipped_modules_are_indexed(stdlib_source: IndexedSource) -> None:
