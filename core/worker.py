@@ -53,7 +53,7 @@ class WorkerRuntime:
     ) -> dict[str, Any]:
         """The task body: run one query on this worker's engine under the newest settings; the reply
         is pushed to the client's stream when it named one (the message is acknowledged after)."""
-        await self.sync.refresh(self.engine)  # one GET: a missed pub/sub message cannot leave us behind
+        await self.sync.refresh(self.engine)  # free while subscribed; one GET while the subscription is down
         run = asyncio.create_task(self.engine.run(query, run_id=run_id))
         self.running.add(run)
         try:
