@@ -21,12 +21,16 @@ MAX_TERMS = 12
 MAX_SENTENCES = 3
 """Prose sentences in a summary: the answer, then one or two of how/why."""
 MAX_SENTENCE_WORDS = 40
+DENSITY = 0.15
+"""Share of a sentence's words that must be the question's for another finding's sentence to join."""
+ELLIPSIS = "…"
+"""Ends a sentence cut at ``MAX_SENTENCE_WORDS`` (kept through ``_cite``, unlike a full stop)."""
 TOP_FINDINGS = 5
 
 # Dotted names stay one token (``asyncio.gather``); a trailing full stop is not part of a name.
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NAME_NUMBER = re.compile(r"\b([A-Za-z]{2,})-(\d{1,4})\b")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*>#])")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*>#])|(?<=:)[ \t]*\n")
 _SPACE = re.compile(r"\s+")
 # Words that make a question a question but never help retrieval.
 _FILLER = frozenset(
@@ -190,9 +194,22 @@ CUT_CHARS = 590
 """Snippets this long were cut from a longer text (the workflow keeps 600 characters)."""
 _BULLET = re.compile(r"^(?:[-*+]\s+|\d+\.\s+|>\s*)+")
 _CITATION_LIKE = re.compile(r"\[(\d+)\]")
+_BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_ALPHA = re.compile(r"[A-Za-z]+")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
 _DOCTEST = re.compile(r"(?:^[ \t]*>>> .*\n?(?:^[ \t]*\.\.\. .*\n?)*)+", re.M)
+
+
+def _is_label(text: str) -> bool:
+    """A line that names what follows rather than saying something: fewer than two lower-case
+    words outside brackets ("Library reference (heapq — Heap queue algorithm):").
+
+    >>> _is_label("Library reference (heapq — Heap queue algorithm):"), _is_label("Create a TCP server:")
+    (True, False)
+    """
+    return sum(w.islower() for w in _ALPHA.findall(_BRACKETED.sub(" ", text))) < 2
 
 
 def _sentences(snippet: str) -> list[str]:
@@ -205,18 +222,22 @@ def _sentences(snippet: str) -> list[str]:
         pieces.pop()  # the fragment where the snippet was cut
     out = []
     for raw in pieces:
-        # A list item's marker and a heading's hashes go; Markdown emphasis stays balanced.
-        sentence = _BULLET.sub("", _SPACE.sub(" ", raw).strip()).strip(" #>")
+        if raw.lstrip().startswith("#") or (raw.rstrip().endswith(":") and _is_label(raw)):
+            continue  # a heading, or a label introducing a list or block ("Library reference (...):")
+        # A list item's marker goes; Markdown emphasis stays balanced.
+        sentence = _BULLET.sub("", _SPACE.sub(" ", raw).strip()).strip(" >")
         words = sentence.split()
-        # Code lines and fragments make poor summary sentences.
+        # Code lines, fragments and page headers ("CREATE INDEX(7) PostgreSQL 15.20
+        # Documentation": no lower-case prose words) make poor summary sentences.
         if (
             len(words) < 4
             or sentence.startswith((">>>", "...", "```"))
             or sum(w.isalpha() for w in words) < 3
+            or sum(w.islower() for w in _ALPHA.findall(sentence)) < 2
         ):
             continue
         if len(words) > MAX_SENTENCE_WORDS:
-            sentence = " ".join(words[:MAX_SENTENCE_WORDS]) + " ..."
+            sentence = " ".join(words[:MAX_SENTENCE_WORDS]).rstrip(" .,;:") + " " + ELLIPSIS
         out.append(_CITATION_LIKE.sub(r"(\1)", sentence))
     return out
 
@@ -274,8 +295,12 @@ NO_MATCH_CONFIDENCE = 0.35
 def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     """An answer first, then how/why from the evidence: the top finding named as what to use with
     its lead sentence, a code example when its snippet has one, then up to three more sentences
-    chosen for relevance and diversity (MMR: no repeats, nothing off the question's terms). Every
-    sentence ends with its ``[n]``.
+    chosen for relevance and diversity (MMR: no repeats, nothing off the question's terms; another
+    finding's sentence only when it is about the question: ``DENSITY``, whole, not a label). A
+    section (not an API's docstring) whose first sentence shares no term with the question opens
+    on its sentence that shares most. Every sentence ends with its ``[n]``; one cut at
+    ``MAX_SENTENCE_WORDS`` ends with an ellipsis. Headings, page headers and labels are never
+    sentences (``_sentences``).
 
     Returns ``{"text", "confidence", "cited"}``. When the confidence is low (weak evidence, or
     the question's terms barely covered), the answer opens with "No strong match".
@@ -297,6 +322,11 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     label = f"`{name}`" if name else str(top.get("title") or top.get("location") or "the first finding")
     label = _CITATION_LIKE.sub(r"(\1)", label)
     opening = own[0] if own else ""
+    if not name and own and not query & stems(opening):
+        # A section (not an API's docstring) may open on something else (a parameter list's
+        # first entry): its sentence most about the question opens the answer instead.
+        opening = max(own, key=lambda x: len(query & stems(x)))
+        own = [opening, *(x for x in own if x is not opening)]
     coverage = (
         len(query & (stems(opening) | stems(str(top.get("title") or "")))) / len(query) if query else 0.0
     )
@@ -325,8 +355,17 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
             else _sentences(str(findings[i].get("snippet") or findings[i].get("text") or ""))
         )
         for sentence in body:
-            overlap = len(query & stems(sentence)) / len(query) if query else 0.0
-            if overlap > 0 and (i == top_i or overlap >= 0.34):
+            st = stems(_LINK_TARGET.sub("]", sentence))  # a link's address is not its words
+            hits = len(query & st)
+            overlap = hits / len(query) if query else 0.0
+            # Another finding's sentence must be about the question, not mention its words in
+            # passing: a good share of them, densely, in a whole sentence (a cut one runs on).
+            if sentence.endswith(":"):
+                continue  # introduces a list or block the summary does not show
+            if overlap > 0 and (
+                i == top_i
+                or (overlap >= 0.34 and hits >= DENSITY * len(st) and not sentence.endswith(ELLIPSIS))
+            ):
                 pool.append((overlap + 0.3 * r - 0.05 * rank, i, sentence))
     said = [stems(s) for _, s in picked] + [stems(first)]
     seen_text = {_norm(s) for _, s in picked}

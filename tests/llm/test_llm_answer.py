@@ -68,3 +68,55 @@ def test_weak_evidence_gets_low_confidence_and_says_no_strong_match() -> None:
     assert out["text"].startswith("No strong match")
     strong = extract.summarize(Q, [ISO, STRPTIME])
     assert strong["confidence"] > out["confidence"] + 0.3
+
+
+def test_a_sentence_cut_at_the_word_limit_ends_with_an_ellipsis() -> None:
+    long = "Return the " + " ".join(["parsed"] * 60) + " value at last."
+    text = extract.summarize("parsed value", [{**ISO, "snippet": long}])["text"]
+    assert text.endswith(
+        f"the {' '.join(['parsed'] * (extract.MAX_SENTENCE_WORDS - 2))} {extract.ELLIPSIS} [1]."
+    )
+
+
+def test_page_headers_and_labels_are_never_summary_sentences() -> None:
+    """A man page's running header and the label introducing an appended section name things;
+    they say nothing, and a section opening on one opens on its sentence about the question."""
+    section = {
+        "title": "CREATE_INDEX.txt / Notes",
+        "location": "postgresql/CREATE_INDEX.txt#notes",
+        "snippet": "CREATE INDEX(7) PostgreSQL 15.20 Documentation CREATE INDEX(7)\n\n"
+        "Library reference (Indexes — building them):\n\n"
+        "fillfactor (integer) Sets the storage parameter of the table.\n\n"
+        "Normally PostgreSQL locks the table against writes while the index is built. "
+        "CONCURRENTLY builds the index without locking writes.",
+        "relevance": 0.9,
+    }
+    text = extract.summarize("How do I build an index without locking writes?", [section])["text"]
+    assert "Documentation" not in text and "Library reference" not in text
+    assert text.startswith("See CREATE_INDEX.txt / Notes: CONCURRENTLY builds the index without locking")
+
+
+def test_another_findings_sentence_must_be_about_the_question_not_mention_its_words() -> None:
+    """A long sentence of another finding that uses the question's words in passing (curses on
+    terminal sizes, for environment variables with a default) stays out of the answer."""
+    getenv = {
+        "title": "os.getenv",
+        "location": "os.getenv",
+        "snippet": "Get an environment variable, return None if it doesn't exist. "
+        "Return the value of the environment variable key if it exists, or default if it doesn't.",
+        "relevance": 0.6,
+    }
+    curses = {
+        "title": "curses.use_env",
+        "location": "curses.use_env",
+        "snippet": "Use environment variables. When flag is False, the values of lines and columns specified "
+        "in the terminfo database will be used, even if environment variables LINES and COLUMNS (used "
+        "by default) are set, or if curses is running in a window, in which case the default behavior "
+        "would be to use the window size if LINES and COLUMNS are not set at all by the user.",
+        "relevance": 0.55,
+    }
+    text = extract.summarize("How do I read environment variables with a default value?", [getenv, curses])[
+        "text"
+    ]
+    assert "terminfo" not in text
+    assert text.startswith("Use `os.getenv`")
