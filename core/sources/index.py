@@ -36,7 +36,7 @@ import numpy as np
 import orjson
 import xxhash
 
-from core.sources import rank, semantic
+from core.sources import rank, semantic, signals
 from core.sources.base import Hit
 from core.sources.text import chunk_text, name_words, stem_words, tokenize
 
@@ -55,6 +55,7 @@ CORPUS_FILES = (
     "index.py",
     "text.py",
     "rank.py",
+    "signals.py",
     "terms.py",
     "semantic.py",
     "markup.py",
@@ -133,7 +134,7 @@ class CorpusIndex:
         origin: Literal["built", "loaded"],
         seconds: float,
         embeddings: np.ndarray | None = None,
-        features: list[rank.Features] | None = None,
+        features: list[signals.Features] | None = None,
     ) -> None:
         self.name, self.version, self.chunks, self._bm25 = name, version, chunks, bm25
         self._emb = embeddings if embeddings is not None else _embed(chunks)
@@ -149,7 +150,7 @@ class CorpusIndex:
         self.seconds = seconds
         """Wall time of the build or the load."""
 
-    def _namespaces(self) -> rank.Namespaces | None:
+    def _namespaces(self) -> signals.Namespaces | None:
         if self._bm25 is None:
             return None
         indptr, vocab = self._bm25.scores["indptr"], self._bm25.vocab_dict
@@ -158,7 +159,7 @@ class CorpusIndex:
             j = vocab.get(stem)
             return int(indptr[j + 1] - indptr[j]) if j is not None and j + 1 < len(indptr) else 0
 
-        return rank.namespaces([c.title for c in self.chunks], [c.location for c in self.chunks], df)
+        return signals.namespaces([c.title for c in self.chunks], [c.location for c in self.chunks], df)
 
     @classmethod
     def build(cls, name: str, docs: list[Document], version: str | None = None) -> CorpusIndex:
@@ -200,7 +201,7 @@ class CorpusIndex:
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
             emb = np.load(folder / "embeddings.npy")
             feats = [
-                rank.Features(p, n, tuple(lead), tuple(anchor), tuple(contrast))
+                signals.Features(p, n, tuple(lead), tuple(anchor), tuple(contrast))
                 for p, n, lead, anchor, contrast in orjson.loads((folder / "features.json").read_bytes())
             ]
             if emb.shape != (len(chunks), semantic.DIM) or len(feats) != len(chunks):
@@ -317,12 +318,12 @@ class CorpusIndex:
 
 
 def _embed(chunks: list[Chunk]) -> np.ndarray:
-    ref = rank.reference_openings([c.location for c in chunks], [c.text for c in chunks])
-    return semantic.embed([rank.embed_text(c.title, c.text, ref.get(c.location, "")) for c in chunks])
+    ref = signals.reference_openings([c.location for c in chunks], [c.text for c in chunks])
+    return semantic.embed([signals.embed_text(c.title, c.text, ref.get(c.location, "")) for c in chunks])
 
 
-def _features(chunks: list[Chunk]) -> list[rank.Features]:
-    return rank.features([c.title for c in chunks], [c.location for c in chunks], [c.text for c in chunks])
+def _features(chunks: list[Chunk]) -> list[signals.Features]:
+    return signals.features([c.title for c in chunks], [c.location for c in chunks], [c.text for c in chunks])
 
 
 @lru_cache(maxsize=256)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.sources import rank, semantic
+from core.sources import rank, semantic, signals
 from core.sources.index import CORPUS_FILES, CorpusIndex, Document, content_hash
 from core.sources.text import strip_signature, tokenize
 
 
 def _prior(titles: list[str], locations: list[str], texts: list[str]) -> dict[str, float]:
-    return {t: f.prior for t, f in zip(titles, rank.features(titles, locations, texts), strict=True)}
+    return {t: f.prior for t, f in zip(titles, signals.features(titles, locations, texts), strict=True)}
 
 
 def test_prior_prefers_a_public_callable_over_overviews_privates_internals_and_changelogs() -> None:
@@ -38,8 +38,8 @@ def test_prior_prefers_a_public_callable_over_overviews_privates_internals_and_c
 
 
 def test_a_name_the_corpus_refers_to_as_code_earns_authority() -> None:
-    cited = rank.mentions(["Call `shutil.rmtree` here.", "shutil.rmtree(path) removes it.", "Nothing."])
-    assert rank.authority("shutil.rmtree", cited) > rank.authority("shutil.copytree", cited) == 0.0
+    cited = signals.mentions(["Call `shutil.rmtree` here.", "shutil.rmtree(path) removes it.", "Nothing."])
+    assert signals.authority("shutil.rmtree", cited) > signals.authority("shutil.copytree", cited) == 0.0
 
 
 def test_a_rare_query_word_in_the_name_counts_more_than_a_common_one() -> None:
@@ -77,7 +77,7 @@ def test_embeddings_and_features_are_saved_beside_bm25_and_load_back(tmp_path: P
 
 def test_the_version_covers_the_embedding_model_and_the_ranking_code() -> None:
     assert semantic.MODEL_ID.startswith("wordllama==") and f":{semantic.DIM}" in semantic.MODEL_ID
-    assert {"rank.py", "semantic.py", "markup.py"} <= set(CORPUS_FILES)
+    assert {"rank.py", "signals.py", "semantic.py", "markup.py"} <= set(CORPUS_FILES)
     assert content_hash([Document("t", "l", "x")]) == content_hash([Document("t", "l", "x")])
 
 
@@ -91,7 +91,7 @@ def test_a_question_word_meets_its_short_form_in_names_and_leads() -> None:
 def test_a_signature_with_nested_brackets_is_not_the_lead() -> None:
     text = "select(options: 'Sequence[T]' = (), fmt: 'Callable[[Any], str]' = str) -> 'T'\n\nPick an option."
     assert strip_signature(text) == "Pick an option."
-    assert rank.lead_text(text) == "Pick an option."
+    assert signals.lead_text(text) == "Pick an option."
     # A chunk cut from inside a signature longer than a chunk has no opening at all.
     assert strip_signature("f(a: Annotated[int, Doc('one\n\ntwo')], b: Annotated[str, Doc('three") == ""
 
@@ -99,7 +99,7 @@ def test_a_signature_with_nested_brackets_is_not_the_lead() -> None:
 def test_a_later_chunk_ranks_below_the_opening_of_the_same_document() -> None:
     titles, locations = ["pkg.slider", "pkg.slider"], ["pkg.slider", "pkg.slider"]
     texts = ["Display a slider widget to pick a number from a range.", "label : str A short label for it."]
-    first, later = (f.prior for f in rank.features(titles, locations, texts))
+    first, later = (f.prior for f in signals.features(titles, locations, texts))
     assert later < first
 
 
@@ -122,8 +122,8 @@ def test_a_later_chunk_its_siblings_share_ranks_below_one_of_its_own() -> None:
         "Run the awaitable objects of the sequence concurrently and return all of their results.",
         "If return_exceptions is true, exceptions are treated the same as successful results and kept.",
     ]
-    prior = [f.prior for f in rank.features(titles, titles, texts)]
-    assert rank.boilerplate(titles, texts) == {1, 3}
+    prior = [f.prior for f in signals.features(titles, titles, texts)]
+    assert signals.boilerplate(titles, texts) == {1, 3}
     assert prior[1] < prior[5] < prior[4]  # shared boilerplate < a later chunk of its own < the opening
 
 
@@ -131,7 +131,7 @@ def test_a_namespace_the_question_names_lifts_its_members_by_how_distinctive_the
     titles = ["tenacity.stop_after_attempt", "tenacity.retry", "other.RetryTransport", "random.choice"]
     locations = titles
     df = {"tenac": 3, "random": 40}.get  # 'tenacity' is mostly its own; 'random' is everywhere
-    ns = rank.namespaces(titles, locations, lambda s: df(s) or 0)
+    ns = signals.namespaces(titles, locations, lambda s: df(s) or 0)
     cand = rank.np.arange(4)
     lifted = rank.namespace_match(cand, tokenize("stop after attempts with tenacity"), ns)
     assert lifted[0] > 0 and lifted[1] > 0 and lifted[2] < 0 and lifted[3] < 0
@@ -154,7 +154,7 @@ def test_what_other_documents_say_about_an_api_counts_for_it() -> None:
         "Run the code object given, with the globals and locals given, with details explained here.",
         "Cleanup code that must run when the interpreter exits belongs in atexit.register(fn).",
     ]
-    feats = rank.features(titles, titles, texts)
+    feats = signals.features(titles, titles, texts)
     described = [frozenset(f.anchor) for f in feats]
     assert {"interpret", "exit"} <= described[0] and not described[1]
     stems = tokenize("run code interpreter exits")
@@ -187,7 +187,7 @@ def test_siblings_named_alike_are_told_apart_by_the_word_that_differs() -> None:
     word the corpus's names often start with (``get_``) splits there: ``gethostname``."""
     gets = [f"net.{v}_{w}" for v in ("get", "set") for w in ("a", "b", "c", "d", "e")]
     titles = ["csv.DictReader", "csv.DictWriter", "net.gethostname", "net.sethostname", *gets]
-    found = rank.siblings(titles, titles)
+    found = signals.siblings(titles, titles)
     assert found["csv.DictReader"] == ("reader", "writer")
     assert found["net.gethostname"] == ("get", "set")
     assert found["net.sethostname"] == ("set", "get")
