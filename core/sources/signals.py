@@ -275,7 +275,12 @@ def anchors(titles: Sequence[str], texts: Sequence[str]) -> dict[str, tuple[str,
                     stems = tokenize(sentence)
                 for t in named:
                     bags.setdefault(t, Counter()).update(set(stems))
-    return {t: tuple(sorted(s for s, _ in c.most_common(ANCHOR_STEMS))) for t, c in bags.items()}
+    # ties broken by the stem, not by insertion order (which follows set order, so the string hash
+    # seed: two builds of one corpus would differ)
+    return {
+        t: tuple(sorted(s for s, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:ANCHOR_STEMS]))
+        for t, c in bags.items()
+    }
 
 
 def _distinctive(name: str) -> bool:

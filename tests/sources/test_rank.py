@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.sources import rank, semantic, signals
@@ -209,3 +210,28 @@ def test_a_question_saying_a_siblings_action_ranks_that_sibling_first() -> None:
     idx = CorpusIndex.build("t", docs)
     assert idx.search("get hostname machine", 2)[0].title == "net.gethostname"
     assert idx.search("set hostname machine", 2)[0].title == "net.sethostname"
+
+
+def test_anchor_text_is_the_same_whatever_the_string_hash_seed() -> None:
+    """Two builds of one corpus give one index: the anchor stems that tie on count are picked by
+    the stem, not by set order (which follows ``PYTHONHASHSEED``)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from core.sources import signals\n"
+        "words = ' '.join(f'word{i}' for i in range(40))\n"
+        "print(signals.anchors(['m.to_thread', 'm.x'], ['x', f'Use to_thread() with {words}.']))\n"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(outs) == 1
+    assert "word0" in outs.pop()  # ties go to the smallest stems
