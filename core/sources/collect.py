@@ -110,8 +110,11 @@ def walk_modules(roots: Iterable[str], skip: frozenset[str] = frozenset()) -> li
 
 
 # A default value's repr may carry its address (``<Unset object at 0x7f54...>``): a different text
-# on every collection, so the content hash changed and every re-collect rebuilt the index.
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+# on every collection, so the content hash changed and every re-collect rebuilt the index. A
+# module's repr carries its install path (``<module 'streamlit' from '/.../site-packages/...'>``):
+# the same packages installed elsewhere (another checkout, another worker host) would make another
+# index version, so other cache keys, and no shared L2 entries.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>| from '[^']*'>")
 
 
 def _doc(obj: Any) -> str:

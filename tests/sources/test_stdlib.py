@@ -117,3 +117,14 @@ def test_a_signature_is_the_same_text_on_every_collection() -> None:
 
     sig = collect._signature("override", override)
     assert sig.startswith("override(*, name: 'object' = <") and sig.endswith("Unset object>) -> 'None'")
+
+
+def test_a_signature_does_not_carry_the_install_path_of_a_module_default() -> None:
+    """``help(obj=<module 'streamlit' from '/.../site-packages/...'>)``: the same packages installed
+    in another checkout or on another worker host must give the same text (one index version)."""
+    from core.sources import collect
+
+    def helper(obj: object = collect) -> None: ...
+
+    sig = collect._signature("helper", helper)
+    assert "<module 'core.sources.collect'>" in sig and "from '" not in sig
