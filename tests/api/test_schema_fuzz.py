@@ -4,7 +4,6 @@ and every response conforms to the documented schema (status codes, headers, bod
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from core.factory import build_components
 from core.metrics import Metrics
 from tests.api.conftest import TOKEN
 from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 MAX_EXAMPLES = 25
 
@@ -43,10 +43,12 @@ def live_api(tmp_path: Path, index_dir: Path) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+
+    def started() -> bool:
+        assert thread.is_alive(), "uvicorn's thread ended before it started"
+        return server.started
+
+    wait_until(started, 30, "uvicorn to start", interval_s=0.02)
     try:
         yield url
     finally:

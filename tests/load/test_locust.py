@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from core.load.locust_target import LocustTarget
 from core.load.runner import LoadRunner, LoadShape
 from core.load.workload import Workload, parse_mix
 from tests.load.conftest import QUESTIONS
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,16 +62,15 @@ def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "api.log").read_text()
+
+        def healthy() -> bool:
+            assert proc.poll() is None, (tmp_path / "api.log").read_text()  # died: fail now
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
+                return False
+
+        wait_until(healthy, 90, "the API to start", interval_s=0.1)
         yield url
     finally:
         proc.terminate()
