@@ -2,9 +2,9 @@
 
 Several local processes share the file (WAL journal, busy timeout). All SQLite work runs on one
 private worker thread that owns the connection, never on the event loop. Writes are
-group-committed: the sets that arrive while a commit is under way go in the next one, together
-(one transaction and one thread hop per batch instead of per set; a set still returns only once
-committed). Expired rows are ignored on read and swept now and then on write.
+group-committed (``core.group_commit``): the sets that arrive while a commit is under way go in
+the next one, together (one transaction and one thread hop per batch instead of per set; a set
+still returns only once committed). Expired rows are ignored on read and swept now and then on write.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.errors import CacheBackendError
+from core.group_commit import GroupCommit, Outcome
 
 T = TypeVar("T")
 _SWEEP_EVERY = 256  # sets between sweeps of expired rows
 _GET = "SELECT value FROM cache_entries WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
-_Pending = tuple[str, bytes, float | None, tuple[str, ...], "asyncio.Future[None]"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_entries (
@@ -59,9 +59,7 @@ class SQLiteL2:
         self.busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-l2")
         self._conn: sqlite3.Connection | None = None
-        self._pending: list[_Pending] = []
-        self._pending_lock = threading.Lock()
-        self._drain_scheduled = False
+        self._writes = GroupCommit(self._executor, self._write_batch)
         self._sets = 0
         self._closed = threading.Event()
 
@@ -104,30 +102,20 @@ class SQLiteL2:
         if before // _SWEEP_EVERY != self._sets // _SWEEP_EVERY:
             self._sweep(now)
 
-    def _drain(self) -> None:
-        """Commit every set waiting now, as one batch, then wake their callers."""
-        with self._pending_lock:
-            batch, self._pending = self._pending, []
-            self._drain_scheduled = False
-        if not batch:
-            return
+    def _write_batch(self, items: list[tuple[str, bytes, float | None, Sequence[str]]]) -> list[Outcome]:
+        """Commit a batch of sets as one transaction; if that fails, each alone (one bad row fails alone)."""
         try:
-            self._set_many([item[:4] for item in batch])
-            errors: list[BaseException | None] = [None] * len(batch)
+            self._set_many(items)
+            return [(True, None)] * len(items)
         except (sqlite3.Error, OSError):
-            errors = [self._set_alone(item[:4]) for item in batch]  # one bad row fails alone
-        for (*_, fut), err in zip(batch, errors, strict=True):
-            try:
-                fut.get_loop().call_soon_threadsafe(_settle, fut, err)
-            except RuntimeError:  # the caller's loop is closed: nobody is waiting
-                pass
+            return [self._set_alone(item) for item in items]
 
-    def _set_alone(self, item: tuple[str, bytes, float | None, Sequence[str]]) -> BaseException | None:
+    def _set_alone(self, item: tuple[str, bytes, float | None, Sequence[str]]) -> Outcome:
         try:
             self._set_many([item])
-            return None
+            return (True, None)
         except (sqlite3.Error, OSError) as e:
-            return _backend_error("set", e)
+            return (False, _backend_error("set", e))
 
     def _sweep(self, now: float) -> None:
         db = self._db()
@@ -191,7 +179,7 @@ class SQLiteL2:
         return {str(ns): (int(n), int(b)) for ns, n, b in rows}
 
     def _close(self) -> None:
-        self._drain()
+        self._writes.drain()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -212,16 +200,10 @@ class SQLiteL2:
         """Store ``value``; returns once it is committed (with the other sets of its batch)."""
         if self._closed.is_set():
             raise CacheBackendError("sqlite L2 set failed: backend is closed")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        with self._pending_lock:
-            self._pending.append((key, value, ttl_s, tuple(tags), fut))
-            start, self._drain_scheduled = not self._drain_scheduled, True
-        if start:
-            try:
-                self._executor.submit(self._drain)
-            except RuntimeError as e:  # shut down between the check and the submit
-                raise CacheBackendError("sqlite L2 set failed: backend is closed") from e
-        await fut
+        try:
+            await self._writes.submit((key, value, ttl_s, tuple(tags)))
+        except RuntimeError as e:  # shut down between the check and the submit
+            raise CacheBackendError("sqlite L2 set failed: backend is closed") from e
 
     async def delete(self, keys: Sequence[str]) -> int:
         return await self._run("delete", lambda: self._delete(list(keys))) if keys else 0
@@ -252,12 +234,3 @@ class SQLiteL2:
 
 def _backend_error(what: str, e: BaseException) -> CacheBackendError:
     return CacheBackendError(f"sqlite L2 {what} failed: {type(e).__name__}: {e}")
-
-
-def _settle(fut: asyncio.Future[None], err: BaseException | None) -> None:
-    if fut.done():  # the caller was cancelled: the value is stored anyway
-        return
-    if err is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(err)

@@ -19,7 +19,6 @@ import asyncio
 import contextvars
 import functools
 import sqlite3
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ from typing import Any, TypeVar
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlite import SqliteSaver
+
+from core.group_commit import GroupCommit, Outcome
 
 T = TypeVar("T")
 
@@ -43,11 +44,9 @@ class ThreadedSqliteSaver(SqliteSaver):
         super().__init__(conn, serde=serde)
         # one thread: SQLite allows one writer per connection anyway, and calls keep their order
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoints-sqlite")
-        self._pending: list[tuple[contextvars.Context, Callable[[], Any], asyncio.Future[Any]]] = []
-        self._pending_lock = threading.Lock()
-        self._drain_scheduled = False
+        self._writes = GroupCommit(self._thread, self._write_batch)
         self._batching = False
-        """True while ``_drain`` runs a batch: ``cursor`` leaves the commit to the batch's end."""
+        """True while ``_write_batch`` runs: ``cursor`` leaves the commit to the batch's end."""
 
     @classmethod
     async def open(cls, path: Path, *, serde: SerializerProtocol | None = None) -> ThreadedSqliteSaver:
@@ -77,22 +76,14 @@ class ThreadedSqliteSaver(SqliteSaver):
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a write on the thread in the next batch (one transaction); returns its result."""
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        with self._pending_lock:
-            self._pending.append((contextvars.copy_context(), functools.partial(fn, *args), fut))
-            start, self._drain_scheduled = not self._drain_scheduled, True
-        if start:
-            self._thread.submit(self._drain)
-        return await fut
+        result: T = await self._writes.submit((contextvars.copy_context(), functools.partial(fn, *args)))
+        return result
 
-    def _drain(self) -> None:
-        with self._pending_lock:
-            batch, self._pending = self._pending, []
-            self._drain_scheduled = False
-        outcomes: list[tuple[bool, Any]] = []
+    def _write_batch(self, batch: list[tuple[contextvars.Context, Callable[[], Any]]]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         self._batching = True
         try:
-            for ctx, fn, _ in batch:
+            for ctx, fn in batch:
                 try:
                     outcomes.append((True, ctx.run(fn)))
                 except Exception as exc:  # that write fails alone; the batch's others commit
@@ -103,11 +94,7 @@ class ThreadedSqliteSaver(SqliteSaver):
             outcomes = [(False, exc)] * len(batch)
         finally:
             self._batching = False
-        for (_, _, fut), (ok, value) in zip(batch, outcomes, strict=True):
-            try:
-                fut.get_loop().call_soon_threadsafe(_settle, fut, ok, value)
-            except RuntimeError:  # the caller's loop is closed: nobody is waiting
-                pass
+        return outcomes
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ctx = contextvars.copy_context()
@@ -158,12 +145,3 @@ class ThreadedSqliteSaver(SqliteSaver):
     async def aclose(self) -> None:
         await self._call(self.conn.close)
         self._thread.shutdown(wait=True)
-
-
-def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if fut.done():  # the caller was cancelled: the write is stored anyway
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)

@@ -29,11 +29,9 @@ def _checkpoint(value: Any) -> Any:
 class CountingSaver(ThreadedSqliteSaver):
     batches: list[int]
 
-    def _drain(self) -> None:
-        with self._pending_lock:
-            size = len(self._pending)
-        self.batches.append(size)
-        super()._drain()
+    def _write_batch(self, batch: list[Any]) -> list[Any]:
+        self.batches.append(len(batch))
+        return super()._write_batch(batch)
 
 
 async def test_concurrent_writes_land_in_batches_and_read_back_with_langgraphs_own_saver(
