@@ -38,10 +38,13 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(body[: OPENING_WORDS * 8].lower())[:OPENING_WORDS]
 
 
+def _grams(words: list[str]) -> Grams:
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
+
+
 def opening(text: str) -> Grams:
     """The word 3-grams of a text's opening, what ``same_text`` compares."""
-    words = _words(text)
-    return frozenset(zip(words, words[1:], words[2:], strict=False))
+    return _grams(_words(text))
 
 
 def _anchors(words: list[str]) -> frozenset[tuple[str, ...]]:
@@ -61,7 +64,7 @@ def _sketch(text: str) -> tuple[frozenset[tuple[str, ...]], Grams]:
     """A text's anchors and opening 3-grams. Memoized: the same chunks come back run after run
     (a str caches its hash), and sketching them again was a tenth of an uncached run's CPU."""
     words = _words(text)
-    return _anchors(words), frozenset(zip(words, words[1:], words[2:], strict=False))
+    return _anchors(words), _grams(words)
 
 
 def same_text(a: Grams, b: Grams) -> bool:
