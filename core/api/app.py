@@ -224,7 +224,7 @@ def _routes(app: FastAPI) -> None:
     )
     async def run_events(run_id: RUN_ID, api: Api) -> Any:
         """The run's stored events, in order."""
-        store = _store(api)
+        store = await _store(api)
         return json_response([e.model_dump(mode="json") for e in await store.events(run_id)])
 
     @app.get("/settings", response_model=EngineSettings, tags=["settings"])
@@ -304,17 +304,21 @@ async def _start_async(api: ApiState, query: ResearchQuery) -> str:
     return run_id
 
 
-def _store(api: ApiState) -> Any:
+async def _store(api: ApiState) -> Any:
+    """The run store, caught up with the events this process still has queued (a run that just
+    finished here reads back at once)."""
     store = api.engine.c.store
     if store is None:
         raise RunNotFound("this process keeps no run store")
+    if api.engine.c.events is not None:
+        await api.engine.c.events.flush(force=False)
     return store
 
 
 async def _stored_record(api: ApiState, run_id: str) -> RunRecord:
     from core.store import rebuild_result
 
-    store = _store(api)
+    store = await _store(api)
     summary = await store.get_summary(run_id)
     events = await store.events(run_id)
     started = next((e for e in events if e.type == "started"), None)

@@ -58,6 +58,9 @@ class EventWriter:
         self._backoff = ExponentialWithJitterBackoff(cap=max_backoff_s, base=interval_s)
         self._retry_at = 0.0
         self._wake = asyncio.Event()
+        # One flush at a time: two would append the same chunk, and the second ``del`` would drop
+        # events queued meanwhile that were never written.
+        self._flushing = asyncio.Lock()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -82,9 +85,14 @@ class EventWriter:
     async def flush(self, *, force: bool = True) -> None:
         """Append what is queued; stops at the first failure (the rest stays queued).
 
-        ``force=False`` (the background loop) respects the back-off after a failure."""
+        ``force=False`` (the background loop; readers catching up before they read the store, so
+        a run that just finished here shows) respects the back-off after a failure."""
         if not force and time.monotonic() < self._retry_at:
             return
+        async with self._flushing:
+            await self._append_pending()
+
+    async def _append_pending(self) -> None:
         while self.pending:
             chunk = self.pending[: self.batch]
             try:
