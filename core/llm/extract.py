@@ -388,6 +388,7 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
         prose += 1
     if len(pieces) == 2 and pieces[1].startswith("For example"):
         pieces.append(_cite("The example above is from the same documentation", top_i + 1))
-    text = " ".join(pieces).replace("\n ", "\n")
+    # A space between sentences, none after the example block (its code keeps its indentation).
+    text = "".join((" " if k and not pieces[k - 1].endswith("\n") else "") + p for k, p in enumerate(pieces))
     cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]\.", text)})
     return {"text": text, "confidence": confidence, "cited": cited}

@@ -24,6 +24,13 @@ _DIRECTIVE = re.compile(
 )
 _CODE_DIRECTIVE = re.compile(r"^\.\. (?:code-block|code|sourcecode|highlight)::\s*(\w*)[^\n]*\n", re.M)
 _LINK_TARGET = re.compile(r"^\.\. _([^:\n]+):[ \t]*(\S*)[^\n]*\n?", re.M)
+# A docstring's "Usage:" / "For example:" line: the indented block under it is code (numpydoc
+# and Google style write examples so), unlike the definition lists under "Args:" or "Returns:".
+_EXAMPLE_LABEL = re.compile(
+    r"^[^:\n]{0,40}\b(?:examples?|usage|equivalent|e\.g|for instance|code like this|following code)\b"
+    r"[^:\n]{0,30}:$",
+    re.I,
+)
 _NAMED_REF = re.compile(r"`([^`\n<>]+)`__?(?![\w])|\b([\w][\w.\-]*[\w])__?(?![\w])")
 
 
@@ -44,7 +51,12 @@ def _named_refs(text: str, targets: dict[str, str]) -> str:
 
 
 def _indented_blocks(text: str) -> str:
-    """Fence the literal blocks that follow ``::`` (or a code directive) and doctest runs."""
+    """Fence the literal blocks that follow ``::``, a code directive or an example label
+    ("Usage:", "For example:"), and doctest runs.
+
+    >>> _indented_blocks("Usage:\\n\\n    done, pending = await asyncio.wait(fs)\\n\\nNote.")
+    'Usage:\\n\\n```python\\ndone, pending = await asyncio.wait(fs)\\n```\\n\\nNote.'
+    """
     lines = text.splitlines()
     out: list[str] = []
     i = 0
@@ -68,6 +80,8 @@ def _indented_blocks(text: str) -> str:
         elif not fenced and line.rstrip().endswith("::") and not line.strip().startswith(".."):
             lang = ""
             line = line.rstrip()[:-1] if line.strip() != "::" else ""
+        elif not fenced and _EXAMPLE_LABEL.match(line.strip()):
+            lang = "python"
         if lang is None:
             out.append(line)
             i += 1

@@ -39,6 +39,17 @@ def test_a_code_example_from_the_evidence_is_fenced() -> None:
     assert "```python\ndatetime.fromisoformat('2011-11-04')\n```" in out["text"]
 
 
+def test_an_example_keeps_its_indentation() -> None:
+    code = "class C(metaclass=ABCMeta):\n    @abstractmethod\n    def run(self):\n        ..."
+    finding = {
+        "title": "abc.abstractmethod",
+        "snippet": f"A decorator indicating abstract methods.\n\nUsage:\n\n```python\n{code}\n```",
+        "relevance": 0.9,
+    }
+    text = extract.summarize("How do I declare an abstract method?", [finding])["text"]
+    assert f"```python\n{code}\n```" in text
+
+
 def test_no_sentence_is_repeated_even_when_findings_repeat_it() -> None:
     out = extract.summarize(Q, [ISO, {**ISO, "title": "other.fromisoformat"}, STRPTIME])
     norm = [re.sub(r"\s*\[\d+\]\.?", "", p).lower() for p in _parts(out["text"])]

@@ -26,6 +26,18 @@ def test_literal_blocks_and_doctests_are_fenced() -> None:
     assert "Example:" in out and "Example::" not in out
 
 
+def test_an_indented_block_under_an_example_label_is_fenced_a_definition_list_is_not() -> None:
+    """numpydoc / Google style: "Usage:" and "For example:" introduce code; "Args:" introduces a list."""
+    doc = (
+        "Wait for tasks.\n\nUsage:\n\n    done, pending = await asyncio.wait(fs)\n\n"
+        "Args:\n\n    fs: the tasks\n\nRoughly equivalent to:\n\n    for x in it:\n        yield x\n"
+    )
+    out = docstring_to_markdown(doc)
+    assert "Usage:\n\n```python\ndone, pending = await asyncio.wait(fs)\n```" in out
+    assert "```python\nfor x in it:\n    yield x\n```" in out
+    assert "Args:\n\n    fs: the tasks" in out
+
+
 def test_badges_images_and_mkdocs_references_are_dropped() -> None:
     text = "[![ci](https://b/x.svg)](https://ci) <!-- note --> See [`Agent`][pydantic_ai.Agent] and [docs](https://d)."
     assert clean_markdown(text) == "See `Agent` and [docs](https://d)."
