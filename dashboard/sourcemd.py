@@ -26,6 +26,7 @@ _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)[^)]*\)")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _INLINE_SPECIAL = re.compile(r"(\$|~|<|>)")
 _DUNDER = re.compile(r"_{2,}")
+_SUMMARY_FENCE = re.compile(r"^(```[\w+-]*\n.*?\n```)[ \t]*$", re.M | re.S)
 
 
 def finding_anchor(n: int) -> str:
@@ -134,15 +135,24 @@ def source_markdown(text: str) -> str:
 
 
 def linked_summary(summary: str, n_findings: int) -> str:
-    """The summary as Markdown (source markup rendered) with each valid ``[n]`` linking to its finding.
+    r"""The summary as Markdown (source markup rendered) with each valid ``[n]`` linking to its finding.
+
+    Prose is joined into paragraphs; a fenced code example stays a block, verbatim.
 
     >>> "](#finding-1)" in linked_summary("Use gather [1].", 1)
     True
+    >>> linked_summary("Use it [1]. For example:\n\n```python\nf(xs[1])\n```\nDone [1].", 1).split("\n")[2:5]
+    ['```python', 'f(xs[1])', '```']
     """
-    text = _inline(" ".join(summary.split("\n")))
 
     def link(m: re.Match[str]) -> str:
         n = int(m.group(1))
         return f"[\\[{n}\\]](#{finding_anchor(n)})" if 1 <= n <= n_findings else m.group(0)
 
-    return _CITE.sub(link, text)
+    out: list[str] = []
+    for k, part in enumerate(_SUMMARY_FENCE.split(summary)):
+        if k % 2:  # a fenced block: code, not prose with citations
+            out.append(f"\n{part.strip()}\n")
+        elif prose := " ".join(part.split()):
+            out.append(_CITE.sub(link, _inline(prose)))
+    return "\n".join(out)

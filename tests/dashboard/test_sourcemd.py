@@ -41,3 +41,11 @@ def test_a_fence_cut_off_by_the_snippet_is_closed_and_directives_are_labels() ->
 def test_citations_link_to_findings_that_exist() -> None:
     md = linked_summary("Use gather [1] or wait [3].", 2)
     assert "[\\[1\\]](#finding-1)" in md and "[3]" in md and "#finding-3" not in md
+
+
+def test_a_summary_code_example_stays_a_block_with_its_indentation() -> None:
+    """The summary used to be joined into one line: its example rendered as inline code mush."""
+    code = "class C(metaclass=ABCMeta):\n    @abstractmethod\n    def run(self, xs):\n        return xs[1]"
+    md = linked_summary(f"Use `abc.abstractmethod` [1]. For example:\n\n```python\n{code}\n```\nMore [1].", 1)
+    assert f"\n```python\n{code}\n```\n" in md
+    assert md.count("#finding-1") == 2  # the code's xs[1] is not a citation
