@@ -196,6 +196,10 @@ _BULLET = re.compile(r"^(?:[-*+]\s+|\d+\.\s+|>\s*)+")
 _CITATION_LIKE = re.compile(r"\[(\d+)\]")
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _ALPHA = re.compile(r"[A-Za-z]+")
+# Code that HTML flattening ran into prose ("def from_iterable(iterables): # ... for it in ..."),
+# and version history ("Changed in version 3.11: ..."): neither says what to use or how.
+_CODE_PROSE = re.compile(r"\b(?:async\s+)?def \w+\(|-->|\bfor \w+ in \S+:")
+_VERSION_NOTE = re.compile(r"^(?:Changed|New|Added) in version\b")
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
@@ -234,6 +238,8 @@ def _sentences(snippet: str) -> list[str]:
             or sentence.startswith((">>>", "...", "```"))
             or sum(w.isalpha() for w in words) < 3
             or sum(w.islower() for w in _ALPHA.findall(sentence)) < 2
+            or _CODE_PROSE.search(sentence)
+            or _VERSION_NOTE.match(sentence)
         ):
             continue
         if len(words) > MAX_SENTENCE_WORDS:

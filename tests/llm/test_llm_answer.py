@@ -50,6 +50,19 @@ def test_an_example_keeps_its_indentation() -> None:
     assert f"```python\n{code}\n```" in text
 
 
+def test_flattened_code_and_version_notes_are_not_summary_sentences() -> None:
+    finding = {
+        "title": "itertools.chain.from_iterable",
+        "snippet": "Changed in version 3.11: The chain is now lazy. Alternative chain() constructor taking a "
+        "single iterable argument. def from_iterable(iterables): # chain.from_iterable(['ABC']) --> A B C "
+        "for it in iterables: yield from it. It evaluates the iterable argument lazily.",
+        "relevance": 0.9,
+    }
+    text = extract.summarize("How do I chain several iterables into one?", [finding])["text"]
+    assert text.startswith("Use `itertools.chain.from_iterable`: Alternative chain() constructor")
+    assert "def from_iterable" not in text and "Changed in version" not in text
+
+
 def test_no_sentence_is_repeated_even_when_findings_repeat_it() -> None:
     out = extract.summarize(Q, [ISO, {**ISO, "title": "other.fromisoformat"}, STRPTIME])
     norm = [re.sub(r"\s*\[\d+\]\.?", "", p).lower() for p in _parts(out["text"])]
