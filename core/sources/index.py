@@ -59,6 +59,7 @@ CORPUS_FILES = (
     "terms.py",
     "semantic.py",
     "markup.py",
+    "reference.py",
     "readers.py",
     "stdlib.py",
     "packages.py",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,6 +20,12 @@ from pathlib import Path
 def default_reference_dir() -> Path:
     """Where Debian's ``python3.X-doc`` puts the Library Reference for this interpreter."""
     return Path(f"/usr/share/doc/python{sys.version_info[0]}.{sys.version_info[1]}/html/library")
+
+
+_CODE_MARK = "\x00"
+_CODE_REF = re.compile(r"\x00(\d+)\x00")
+_LANGS = {"python3": "python", "pycon": "python", "default": "python", "none": "", "text": ""}
+"""Sphinx's highlight classes (``highlight-python3``) as fence languages."""
 
 
 class _Entries(HTMLParser):
@@ -36,6 +43,10 @@ class _Entries(HTMLParser):
         """The heading of the section each name is documented under ("Running Tasks Concurrently")."""
         self._heading: list[str] | None = None
         self._section = ""
+        self.code: list[str] = []
+        """Every ``<pre>`` block, verbatim; an entry's text holds ``_CODE_MARK`` + its index."""
+        self._pre: list[str] | None = None
+        self._lang = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -55,13 +66,22 @@ class _Entries(HTMLParser):
             self._pending = None
             if owner:
                 self.entries.setdefault(owner, [])
-        elif tag in {"p", "li", "pre", "div", "br"}:
-            self._emit("\n\n" if tag in {"p", "pre"} else "\n")
+        elif tag == "pre":
+            self._pre = []
+        elif tag == "div" and (lang := next((c[10:] for c in classes if c.startswith("highlight-")), None)):
+            self._lang = _LANGS.get(lang, lang)
+        elif tag in {"p", "li", "div", "br"}:
+            self._emit("\n\n" if tag == "p" else "\n")
         elif tag == "a" and "headerlink" in classes:
             self._skip += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "dl" and self._dl_stack:
+        if tag == "pre" and self._pre is not None:
+            # Kept verbatim (the prose around it is re-flowed): an example reads as code.
+            self.code.append(f"```{self._lang}\n{''.join(self._pre).strip(chr(10))}\n```")
+            self._emit(f"\n\n{_CODE_MARK}{len(self.code) - 1}{_CODE_MARK}\n\n")
+            self._pre, self._lang = None, ""
+        elif tag == "dl" and self._dl_stack:
             self._dl_stack.pop()
         elif tag == "dt" and self._sig is not None:
             if self._pending:
@@ -88,10 +108,16 @@ class _Entries(HTMLParser):
         if self._heading is not None:
             self._heading.append(data)
             return
-        if self._sig is not None:  # a signature line belongs to its own entry, not the enclosing class
+        if self._pre is not None:
+            self._pre.append(data)
+        elif self._sig is not None:  # a signature line belongs to its own entry, not the enclosing class
             self._sig.append(data)
         else:
             self._emit(data)
+
+
+def _code_block(code: list[str], mark: re.Match[str]) -> str:
+    return code[int(mark.group(1))]
 
 
 def read_reference(folder: Path) -> dict[str, str]:
@@ -117,6 +143,7 @@ def read_reference_sections(folder: Path) -> tuple[dict[str, str], dict[str, str
             text = re.sub(r"[ \t]+", " ", "".join(parts))
             text = re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
             text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)  # Sphinx wraps lines inside paragraphs
+            text = _CODE_REF.sub(partial(_code_block, parser.code), text)
             sig = parser.signatures.get(name, "")
             if text and name not in out:
                 out[name] = f"{sig}\n\n{text}" if sig else text

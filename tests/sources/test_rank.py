@@ -78,7 +78,7 @@ def test_embeddings_and_features_are_saved_beside_bm25_and_load_back(tmp_path: P
 
 def test_the_version_covers_the_embedding_model_and_the_ranking_code() -> None:
     assert semantic.MODEL_ID.startswith("wordllama==") and f":{semantic.DIM}" in semantic.MODEL_ID
-    assert {"rank.py", "signals.py", "semantic.py", "markup.py"} <= set(CORPUS_FILES)
+    assert {"rank.py", "signals.py", "semantic.py", "markup.py", "reference.py"} <= set(CORPUS_FILES)
     assert content_hash([Document("t", "l", "x")]) == content_hash([Document("t", "l", "x")])
 
 

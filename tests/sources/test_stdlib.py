@@ -99,6 +99,14 @@ def test_library_reference_is_read_per_documented_name() -> None:
 
 
 @pytest.mark.usefixtures("library_reference")
+def test_reference_examples_stay_code_blocks() -> None:
+    """Sphinx's <pre> examples were flattened into the prose around them."""
+    semaphore = read_reference(default_reference_dir())["asyncio.Semaphore"]
+    assert "```python\nsem = asyncio.Semaphore(10)\n\n# ... later\nasync with sem:\n" in semaphore
+    assert "\x00" not in semaphore
+
+
+@pytest.mark.usefixtures("library_reference")
 def test_reference_text_is_merged_into_the_api_document(stdlib_source: IndexedSource) -> None:
     gather = " ".join(c.text for c in stdlib_source.index.chunks if c.location == "asyncio.tasks.gather")
     assert "Return a future aggregating results" in gather  # docstring
