@@ -24,6 +24,8 @@ def default_reference_dir() -> Path:
 
 _CODE_MARK = "\x00"
 _CODE_REF = re.compile(r"\x00(\d+)\x00")
+_CELL_MARK = "\x01"
+_CELL_SEP = re.compile(r"\s*\x01\s*")
 _LANGS = {"python3": "python", "pycon": "python", "default": "python", "none": "", "text": ""}
 """Sphinx's highlight classes (``highlight-python3``) as fence languages."""
 
@@ -47,6 +49,8 @@ class _Entries(HTMLParser):
         """Every ``<pre>`` block, verbatim; an entry's text holds ``_CODE_MARK`` + its index."""
         self._pre: list[str] | None = None
         self._lang = ""
+        self._cell = 0  # inside a table cell: its paragraphs run on
+        self._row_cells = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -70,8 +74,17 @@ class _Entries(HTMLParser):
             self._pre = []
         elif tag == "div" and (lang := next((c[10:] for c in classes if c.startswith("highlight-")), None)):
             self._lang = _LANGS.get(lang, lang)
+        elif tag == "tr":
+            self._emit("\n\n")
+            self._row_cells = 0
+        elif tag in {"td", "th"}:
+            # A table row reads as one line, "FIRST_COMPLETED: The function will return when ...":
+            # its cells as separate paragraphs were a name with no sentence and a sentence with no name.
+            self._emit(_CELL_MARK if self._row_cells else "")
+            self._row_cells += 1
+            self._cell += 1
         elif tag in {"p", "li", "div", "br"}:
-            self._emit("\n\n" if tag == "p" else "\n")
+            self._emit(" " if self._cell else "\n\n" if tag == "p" else "\n")
         elif tag == "a" and "headerlink" in classes:
             self._skip += 1
 
@@ -81,6 +94,10 @@ class _Entries(HTMLParser):
             self.code.append(f"```{self._lang}\n{''.join(self._pre).strip(chr(10))}\n```")
             self._emit(f"\n\n{_CODE_MARK}{len(self.code) - 1}{_CODE_MARK}\n\n")
             self._pre, self._lang = None, ""
+        elif tag in {"td", "th"} and self._cell:
+            self._cell -= 1
+        elif tag == "tr":
+            self._emit("\n\n")
         elif tag == "dl" and self._dl_stack:
             self._dl_stack.pop()
         elif tag == "dt" and self._sig is not None:
@@ -143,7 +160,7 @@ def read_reference_sections(folder: Path) -> tuple[dict[str, str], dict[str, str
             text = re.sub(r"[ \t]+", " ", "".join(parts))
             text = re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
             text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)  # Sphinx wraps lines inside paragraphs
-            text = _CODE_REF.sub(partial(_code_block, parser.code), text)
+            text = _CELL_SEP.sub(": ", _CODE_REF.sub(partial(_code_block, parser.code), text))
             sig = parser.signatures.get(name, "")
             if text and name not in out:
                 out[name] = f"{sig}\n\n{text}" if sig else text

@@ -97,7 +97,7 @@ def name_words(dotted: str) -> str:
     return " ".join(p for p in re.split(r"[._:/#\-\s]+", dotted) if p)
 
 
-def _paragraphs(text: str) -> list[str]:
+def paragraphs(text: str) -> list[str]:
     """Blank-line separated paragraphs; a fenced code block stays one paragraph, blank lines and all."""
     out: list[str] = []
     open_fence = False
@@ -120,11 +120,11 @@ def chunk_text(text: str, target: int = TARGET_WORDS, max_words: int = MAX_WORDS
     >>> [len(c.split()) for c in chunk_text(("word " * 500).strip())]
     [220, 220, 60]
     """
-    paragraphs = _paragraphs(text)
+    paras = paragraphs(text)
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    for para in paragraphs:
+    for para in paras:
         n = len(para.split())
         if n > max_words:
             if current:

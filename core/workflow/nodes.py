@@ -22,6 +22,7 @@ from core.llm.outputs import KeyTerms, RelevanceScores, Summary
 from core.runctx import RunContext, current_run
 from core.sources.base import Source
 from core.workflow import merge
+from core.workflow.snippet import snippet
 from core.workflow.state import ResearchState, SearchTask
 from core.workflow.validation import Validator
 
@@ -249,12 +250,15 @@ def make_analyze(deps: WorkflowDeps) -> Node:
                 "doc_id": c["doc_id"],
                 "title": c["title"],
                 "location": c["location"],
-                "snippet": c["text"][:SNIPPET_CHARS],
+                # The answer is written mostly from the first finding: its snippet brings in the
+                # paragraph with the question's missing terms. The others keep their start (two
+                # siblings biased alike would show the same paragraph twice).
+                "snippet": snippet(c["text"], state.get("terms", []) if n == 0 else (), SNIPPET_CHARS),
                 "relevance": round(float(rel), 4),
                 "score": round(float(c["score"]), 4),
                 "also_in": c.get("also_in", []),
             }
-            for rel, c in scored[:max_sources]
+            for n, (rel, c) in enumerate(scored[:max_sources])
         ]
         return {"findings": findings}
 

@@ -36,6 +36,10 @@ async def test_the_first_of_several_tasks_question_finds_asyncio_wait(engine: An
     result = await _ask(engine, "How do I wait for the first of several tasks to finish?")
     assert result.findings[0].title == "asyncio.wait"
     assert result.summary.startswith("Use `asyncio.wait`")
+    # The how: the usage example as code, and the constant that makes it return on the first one,
+    # which the Library Reference documents far past the first 600 characters.
+    assert "```python\ndone, pending = await asyncio.wait(" in result.summary
+    assert "FIRST_COMPLETED" in result.summary and "FIRST_COMPLETED" in result.findings[0].snippet
 
 
 async def test_the_same_text_in_two_places_is_one_finding_listing_both(engine: Any) -> None:
