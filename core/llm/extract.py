@@ -26,6 +26,8 @@ DENSITY = 0.15
 ELLIPSIS = "…"
 """Ends a sentence cut at ``MAX_SENTENCE_WORDS`` (kept through ``_cite``, unlike a full stop)."""
 TOP_FINDINGS = 5
+SECTION_OVERLAP = 0.5
+"""Share of the question's terms a sentence of a section (not an API's docstring) needs to join."""
 W_TERMS = 0.10
 """Weight of the key terms' coverage of a finding's lead, and of its title, beside a hybrid score
 (0.05 or 0.15 scored lower on the quality bench, 0 much lower: the terms say what the score misses)."""
@@ -300,8 +302,9 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     its lead sentence, a code example when its snippet has one, then up to three more sentences
     chosen for relevance and diversity (MMR: no repeats, nothing off the question's terms; another
     finding's sentence only when it is about the question: ``DENSITY``, whole, not a label). A
-    section (not an API's docstring) whose first sentence shares no term with the question opens
-    on its sentence that shares most. Every sentence ends with its ``[n]``; one cut at
+    section (not an API's docstring) opens on its sentence that shares most of the question's
+    terms, and its other sentences need ``SECTION_OVERLAP`` of them (a manual page's chunk runs
+    over several topics). Every sentence ends with its ``[n]``; one cut at
     ``MAX_SENTENCE_WORDS`` ends with an ellipsis. Headings, page headers and labels are never
     sentences (``_sentences``).
 
@@ -325,9 +328,9 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     label = f"`{name}`" if name else str(top.get("title") or top.get("location") or "the first finding")
     label = _CITATION_LIKE.sub(r"(\1)", label)
     opening = own[0] if own else ""
-    if not name and own and not query & stems(opening):
+    if not name and own:
         # A section (not an API's docstring) may open on something else (a parameter list's
-        # first entry): its sentence most about the question opens the answer instead.
+        # first entry, a note): its sentence most about the question opens the answer.
         opening = max(own, key=lambda x: len(query & stems(x)))
         own = [opening, *(x for x in own if x is not opening)]
     coverage = (
@@ -365,8 +368,10 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
             # passing: a good share of them, densely, in a whole sentence (a cut one runs on).
             if sentence.endswith(":"):
                 continue  # introduces a list or block the summary does not show
+            # A section's other sentences (a manual page's chunk) may be about anything; an
+            # API's docstring's are about the API named first.
             if overlap > 0 and (
-                i == top_i
+                (i == top_i and (name or overlap >= SECTION_OVERLAP))
                 or (overlap >= 0.34 and hits >= DENSITY * len(st) and not sentence.endswith(ELLIPSIS))
             ):
                 pool.append((overlap + 0.3 * r - 0.05 * rank, i, sentence))
