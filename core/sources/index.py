@@ -247,8 +247,9 @@ class CorpusIndex:
             idf = sum(weights) or 1.0
         # einsum, not @: BLAS would spread this small product over threads that cost more than it.
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
-        cand = rank.candidates(bm, sims)
         q = rank.Query(stems, weights, idf, _query_words(query))
+        # candidates: the BM25 and semantic top lists, and the APIs whose names say the question
+        cand = np.union1d(rank.candidates(bm, sims), rank.named(self._chunks, q))
         scores = rank.score(cand, bm, sims, self._chunks, q)
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).

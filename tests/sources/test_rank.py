@@ -180,6 +180,27 @@ def test_a_constant_ranks_below_the_callable_that_acts_on_it() -> None:
     assert idx.search("handle signal SIGTERM", 2)[0].title == "sig.signal"
 
 
+def test_an_api_named_for_the_question_is_a_candidate_though_its_text_says_it_otherwise() -> None:
+    """ "log messages to a file": ``logging.FileHandler`` says "writes records to disk", so
+    neither BM25 (40 texts say the question's words) nor the embedding lists it; its name does."""
+    decoys = [
+        Document(f"m.note{i}", f"m.note{i}", f"Log messages in a file {i} times, with log and file notes.")
+        for i in range(40)
+    ]
+    others = [Document(f"m.other{i}", f"m.other{i}", f"Other text number {i}.") for i in range(60)]
+    handler = Document(
+        "logging.FileHandler", "logging.FileHandler", "A handler class which writes records to disk."
+    )
+    idx = CorpusIndex.build("t", [*decoys, *others, handler])
+    saved = rank.NAME_CANDIDATES
+    try:
+        rank.NAME_CANDIDATES = 0
+        assert "logging.FileHandler" not in [h.title for h in idx.search("log messages file", 50)]
+    finally:
+        rank.NAME_CANDIDATES = saved
+    assert "logging.FileHandler" in [h.title for h in idx.search("log messages file", 50)]
+
+
 def test_siblings_named_alike_are_told_apart_by_the_word_that_differs() -> None:
     """``DictReader`` / ``DictWriter`` differ in one word; a run-together name starting with a
     word the corpus's names often start with (``get_``) splits there: ``gethostname``."""
