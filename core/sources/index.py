@@ -140,6 +140,8 @@ class CorpusIndex:
         self._emb = embeddings if embeddings is not None else _embed(chunks)
         self._features = features if features is not None else _features(chunks)
         self._chunks = rank.Chunks.of(self._features, self._namespaces())
+        self._name_words: rank.NameWords | None = None
+        """Built on the first search, not at load: it is not needed to start (warm start < 1 s)."""
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
         self.seconds = seconds
@@ -249,7 +251,9 @@ class CorpusIndex:
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
         q = rank.Query(stems, weights, idf, _query_words(query))
         # candidates: the BM25 and semantic top lists, and the APIs whose names say the question
-        cand = np.union1d(rank.candidates(bm, sims), rank.named(self._chunks, q))
+        if self._name_words is None:  # two threads may both build it: the same words, either kept
+            self._name_words = rank.NameWords.of(self._chunks.names)
+        cand = np.union1d(rank.candidates(bm, sims), rank.named(self._name_words, q))
         scores = rank.score(cand, bm, sims, self._chunks, q)
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).

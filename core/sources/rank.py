@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -143,49 +144,56 @@ class Chunks:
     data: np.ndarray | None = None
     """Per chunk, True for a data attribute's or constant's own documentation (``Features.data``)."""
     ns: Namespaces | None = None
-    words: tuple[str, ...] = ()
-    """The distinct words of the chunks' names (``file``, ``handler`` for ``FileHandler``), sorted."""
-    postings: tuple[list[int], ...] = ()
-    """Per word of ``words``, the chunks whose name has it (a document's first chunk only)."""
 
     @classmethod
     def of(cls, feats: Sequence[Features], ns: Namespaces | None = None) -> Chunks:
-        names = [f.name for f in feats]
-        by_word: dict[str, list[int]] = {}
-        split: dict[str, tuple[str, ...]] = {}  # names share their parts (module names): split each once
-        for i, name in enumerate(names):
-            if i and names[i - 1] == name:
-                continue  # a later chunk of the same document
-            parts: set[str] = set()
-            for part in name.split():
-                got = split.get(part)
-                if got is None:
-                    got = split[part] = (part, *name_parts(part))
-                parts.update(got)
-            for word in parts:
-                by_word.setdefault(word, []).append(i)
-        words = tuple(sorted(by_word))
         return cls(
             np.array([f.prior for f in feats], dtype=np.float32),
-            names,
+            [f.name for f in feats],
             [frozenset(f.lead) for f in feats],
             [frozenset(f.anchor) for f in feats],
             [f.contrast for f in feats],
             np.array([f.data for f in feats], dtype=bool),
             ns,
-            words,
-            tuple(by_word[w] for w in words),
         )
 
 
-def named(chunks: Chunks, query: Query) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class NameWords:
+    """The words of the chunks' names, for ``named``."""
+
+    words: tuple[str, ...]
+    """The distinct words of the names, sorted (``file``, ``handler``, ``filehandler``: ``FileHandler``)."""
+    postings: tuple[list[int], ...]
+    """Per word of ``words``, the chunks whose name has it (a document's first chunk only)."""
+
+    @classmethod
+    def of(cls, names: Sequence[str]) -> NameWords:
+        by_word: defaultdict[str, list[int]] = defaultdict(list)
+        split: dict[str, tuple[str, ...]] = {}  # names share their parts (module names): split each once
+        last = ""
+        for i, name in enumerate(names):
+            if name == last:
+                continue  # a later chunk of the same document
+            last = name
+            for part in name.split():
+                got = split.get(part)
+                if got is None:
+                    got = split[part] = tuple(dict.fromkeys((part, *name_parts(part))))
+                for word in got:
+                    by_word[word].append(i)
+        words = tuple(sorted(by_word))
+        return cls(words, tuple(by_word[w] for w in words))
+
+
+def named(names: NameWords, query: Query) -> np.ndarray:
     """Chunks whose name's words begin with at least ``NAME_SHARE`` of the query's stems
     (IDF-weighted, short forms counted: "log ... file" in ``logging.FileHandler``), the
     ``NAME_CANDIDATES`` best: an API named for the question that neither the BM25 nor the semantic
     top list holds (its docstring says it in other words: "writes records to disk files"). A form
     beginning more than ``NAME_MAX_HITS`` names says little and is not looked up (~0.1 ms a query
     for the three corpora)."""
-    if not chunks.words or not NAME_CANDIDATES:
+    if not names.words or not NAME_CANDIDATES:
         return np.zeros(0, dtype=np.int64)
     w = query.weights or [1.0] * len(query.stems)
     total = sum(w) or 1.0
@@ -196,10 +204,10 @@ def named(chunks: Chunks, query: Query) -> np.ndarray:
             if len(f) < 3:
                 continue
             # the name words this form begins (``file`` -> ``file``, ``filename``), by bisection
-            j = bisect.bisect_left(chunks.words, f)
+            j = bisect.bisect_left(names.words, f)
             found: list[int] = []
-            while j < len(chunks.words) and chunks.words[j].startswith(f) and len(found) <= NAME_MAX_HITS:
-                found.extend(chunks.postings[j])
+            while j < len(names.words) and names.words[j].startswith(f) and len(found) <= NAME_MAX_HITS:
+                found.extend(names.postings[j])
                 j += 1
             if len(found) <= NAME_MAX_HITS:
                 hit.update(found)
