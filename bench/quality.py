@@ -127,11 +127,19 @@ def bm25_rows(sources: dict[str, Any], question: str) -> list[dict[str, Any]]:
 
 
 def calibration(rows: list[tuple[float, bool]]) -> str:
-    out = [f"{'confidence':<12} {'n':>4} {'[1] right':>10}"]
+    """Per confidence bucket: answers, share whose [1] is right, their mean confidence; then the
+    expected calibration error (the answers' mean gap between the two, by bucket)."""
+    out = [f"{'confidence':<12} {'n':>4} {'[1] right':>10} {'mean conf':>10}"]
+    gap = 0.0
     for lo, hi in itertools.pairwise(BUCKETS):
-        sel = [ok for c, ok in rows if lo <= c < hi]
-        share = f"{sum(sel) / len(sel):.0%}" if sel else "-"
-        out.append(f"{lo:.1f}-{min(hi, 1.0):.1f}{'':<5} {len(sel):>4} {share:>10}")
+        sel = [(c, ok) for c, ok in rows if lo <= c < hi]
+        right = sum(ok for _, ok in sel)
+        mean = sum(c for c, _ in sel)
+        gap += abs(right - mean)
+        share = f"{right / len(sel):.0%}" if sel else "-"
+        avg = f"{mean / len(sel):.2f}" if sel else "-"
+        out.append(f"{lo:.1f}-{min(hi, 1.0):.1f}{'':<5} {len(sel):>4} {share:>10} {avg:>10}")
+    out.append(f"calibration error {gap / (len(rows) or 1):.3f}")
     return "\n".join(out)
 
 

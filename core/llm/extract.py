@@ -26,6 +26,11 @@ DENSITY = 0.15
 ELLIPSIS = "…"
 """Ends a sentence cut at ``MAX_SENTENCE_WORDS`` (kept through ``_cite``, unlike a full stop)."""
 TOP_FINDINGS = 5
+SECTION_OVERLAP = 0.5
+"""Share of the question's terms a sentence of a section (not an API's docstring) needs to join."""
+W_TERMS = 0.10
+"""Weight of the key terms' coverage of a finding's lead, and of its title, beside a hybrid score
+(0.05 or 0.15 scored lower on the quality bench, 0 much lower: the terms say what the score misses)."""
 
 # Dotted names stay one token (``asyncio.gather``); a trailing full stop is not part of a name.
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -182,7 +187,7 @@ def relevance(question: str, terms: list[str], candidates: list[dict[str, Any]])
         retrieval = max(0.0, float(c.get("score") or 0.0))
         top = raw.get(c.get("source", ""))
         if top is None:
-            score = 0.80 * retrieval + 0.10 * lead_hit + 0.10 * title_hit
+            score = (1 - 2 * W_TERMS) * retrieval + W_TERMS * lead_hit + W_TERMS * title_hit
         else:
             coverage = len(query & (stems(text) | title)) / n
             score = 0.40 * coverage + 0.25 * lead_hit + 0.10 * title_hit + 0.25 * retrieval / top
@@ -196,13 +201,15 @@ _BULLET = re.compile(r"^(?:[-*+]\s+|\d+\.\s+|>\s*)+")
 _CITATION_LIKE = re.compile(r"\[(\d+)\]")
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _ALPHA = re.compile(r"[A-Za-z]+")
-# Code that HTML flattening ran into prose ("def from_iterable(iterables): # ... for it in ..."),
-# and version history ("Changed in version 3.11: ..."): neither says what to use or how.
+# Code that HTML flattening ran into prose ("def from_iterable(iterables): # ... for it in ...").
 _CODE_PROSE = re.compile(r"\b(?:async\s+)?def \w+\(|-->|\bfor \w+ in \S+:")
-_VERSION_NOTE = re.compile(r"^(?:Changed|New|Added) in version\b")
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
+_UNDERLINED = re.compile(r"^[^\n]*\n[ \t]*[-=~^]{3,}[ \t]*$", re.M)
+"""A numpydoc / reST section heading and its underline (``Parameters`` over ``----------``)."""
+_VERSION_NOTE = re.compile(r"^(?:Changed|New|Added) in version |^Deprecated since version ")
+"""A Python docs version note: the API's history, not how or why to use it."""
 _DOCTEST = re.compile(r"(?:^[ \t]*>>> .*\n?(?:^[ \t]*\.\.\. .*\n?)*)+", re.M)
 
 
@@ -220,6 +227,7 @@ def _sentences(snippet: str) -> list[str]:
     """Prose sentences of a snippet (code blocks, doctests and badges left out), links kept as
     Markdown; a bracketed number that would read as a citation becomes ``(n)``."""
     prose = _DOCTEST.sub("\n\n", _FENCE.sub("\n\n", _IMAGE.sub("", snippet)))
+    prose = _UNDERLINED.sub("\n\n", prose)
     prose = prose.split("```", 1)[0]  # a code block the snippet's cut left open
     pieces = _SENTENCE_SPLIT.split(prose)
     if len(snippet) >= CUT_CHARS and pieces and not pieces[-1].rstrip().endswith((".", "!", "?", ")", "`")):
@@ -289,7 +297,12 @@ def confidence_of(top: float, second: float, coverage: float) -> float:
     """How far the best finding's relevance, its lead over the next, and the answer's coverage of
     the question's terms can be trusted, 0-1 (calibrated on ``bench/quality.py``)."""
     raw = 1.6 * (top - LOW_RELEVANCE) + 0.6 * max(0.0, top - second) + 0.35 * coverage
-    return round(min(1.0, max(0.0, raw)), 3)
+    return round(min(MAX_CONFIDENCE, max(0.0, raw)), 3)
+
+
+MAX_CONFIDENCE = 0.95
+"""No answer is certain: of the bench's answers this formula put at 1.0, one in ten had the wrong
+[1] (a parser for "format a datetime", a framework's warning class for "emit a warning")."""
 
 
 LOW_RELEVANCE = 0.30
@@ -303,8 +316,9 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     its lead sentence, a code example when its snippet has one, then up to three more sentences
     chosen for relevance and diversity (MMR: no repeats, nothing off the question's terms; another
     finding's sentence only when it is about the question: ``DENSITY``, whole, not a label). A
-    section (not an API's docstring) whose first sentence shares no term with the question opens
-    on its sentence that shares most. Every sentence ends with its ``[n]``; one cut at
+    section (not an API's docstring) opens on its sentence that shares most of the question's
+    terms, and its other sentences need ``SECTION_OVERLAP`` of them (a manual page's chunk runs
+    over several topics). Every sentence ends with its ``[n]``; one cut at
     ``MAX_SENTENCE_WORDS`` ends with an ellipsis. Headings, page headers and labels are never
     sentences (``_sentences``).
 
@@ -328,9 +342,9 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
     label = f"`{name}`" if name else str(top.get("title") or top.get("location") or "the first finding")
     label = _CITATION_LIKE.sub(r"(\1)", label)
     opening = own[0] if own else ""
-    if not name and own and not query & stems(opening):
+    if not name and own:
         # A section (not an API's docstring) may open on something else (a parameter list's
-        # first entry): its sentence most about the question opens the answer instead.
+        # first entry, a note): its sentence most about the question opens the answer.
         opening = max(own, key=lambda x: len(query & stems(x)))
         own = [opening, *(x for x in own if x is not opening)]
     coverage = (
@@ -368,8 +382,10 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
             # passing: a good share of them, densely, in a whole sentence (a cut one runs on).
             if sentence.endswith(":"):
                 continue  # introduces a list or block the summary does not show
+            # A section's other sentences (a manual page's chunk) may be about anything; an
+            # API's docstring's are about the API named first.
             if overlap > 0 and (
-                i == top_i
+                (i == top_i and (name or overlap >= SECTION_OVERLAP))
                 or (overlap >= 0.34 and hits >= DENSITY * len(st) and not sentence.endswith(ELLIPSIS))
             ):
                 pool.append((overlap + 0.3 * r - 0.05 * rank, i, sentence))

@@ -140,12 +140,9 @@ class CorpusIndex:
         self.name, self.version, self.chunks, self._bm25 = name, version, chunks, bm25
         self._emb = embeddings if embeddings is not None else _embed(chunks)
         self._features = features if features is not None else _features(chunks)
-        self._prior = np.array([f.prior for f in self._features], dtype=np.float32)
-        self._names = [f.name for f in self._features]
-        self._leads = [frozenset(f.lead) for f in self._features]
-        self._anchors = [frozenset(f.anchor) for f in self._features]
-        self._contrasts = [f.contrast for f in self._features]
-        self._ns = self._namespaces()
+        self._chunks = rank.Chunks.of(self._features, self._namespaces())
+        self._name_words: rank.NameWords | None = None
+        """Built on the first search, not at load: it is not needed to start (warm start < 1 s)."""
         self.origin = origin
         """``built`` when this process (re)built it, ``loaded`` when read from disk."""
         self.seconds = seconds
@@ -188,7 +185,7 @@ class CorpusIndex:
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
         np.save(folder / "embeddings.npy", self._emb)
-        feats = [(f.prior, f.name, f.lead, f.anchor, f.contrast) for f in self._features]
+        feats = [(f.prior, f.name, f.lead, f.anchor, f.contrast, f.data) for f in self._features]
         (folder / "features.json").write_bytes(orjson.dumps(feats))
         records = [(c.doc_id, c.title, c.location, c.text, c.keywords) for c in self.chunks]
         (folder / "chunks.json").write_bytes(orjson.dumps(records))
@@ -202,8 +199,10 @@ class CorpusIndex:
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if chunks else None
             emb = np.load(folder / "embeddings.npy")
             feats = [
-                signals.Features(p, n, tuple(lead), tuple(anchor), tuple(contrast))
-                for p, n, lead, anchor, contrast in orjson.loads((folder / "features.json").read_bytes())
+                signals.Features(p, n, tuple(lead), tuple(anchor), tuple(contrast), bool(data))
+                for p, n, lead, anchor, contrast, data in orjson.loads(
+                    (folder / "features.json").read_bytes()
+                )
             ]
             if emb.shape != (len(chunks), semantic.DIM) or len(feats) != len(chunks):
                 raise ValueError("embeddings or features do not match the chunks")
@@ -251,22 +250,12 @@ class CorpusIndex:
             idf = sum(weights) or 1.0
         # einsum, not @: BLAS would spread this small product over threads that cost more than it.
         sims = np.einsum("ij,j->i", self._emb, _query_vector(query))
-        cand = rank.candidates(bm, sims)
-        scores = rank.score(
-            cand,
-            bm,
-            idf,
-            sims,
-            self._prior,
-            self._names,
-            self._leads,
-            stems,
-            weights,
-            self._ns,
-            self._anchors,
-            self._contrasts,
-            _query_words(query),
-        )
+        q = rank.Query(stems, weights, idf, _query_words(query))
+        # candidates: the BM25 and semantic top lists, and the APIs whose names say the question
+        if self._name_words is None:  # two threads may both build it: the same words, either kept
+            self._name_words = rank.NameWords.of(self._chunks.names)
+        cand = np.union1d(rank.candidates(bm, sims), rank.named(self._name_words, q))
+        scores = rank.score(cand, bm, sims, self._chunks, q)
         # One hit per document, its best chunk; a document whose other chunks match too is more
         # about the question than one lucky chunk (rank.W_SECOND of its second-best chunk's score).
         best: dict[str, tuple[float, int, float]] = {}

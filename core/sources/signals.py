@@ -59,6 +59,7 @@ _REFERENCE = re.compile(r"(?:^|\n)Library reference(?: \(([^)\n]*)\))?:\s*\n")
 _FIRST_WORD = re.compile(r"[\s.]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?:])\s|\n\s*\n")
+_BARE = re.compile(r"[A-Za-z_][\w.]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
@@ -76,6 +77,9 @@ class Features:
     """When sibling APIs differ from this one's name in one word only (``gethostname`` and
     ``sethostname``, ``DictReader`` and ``DictWriter``): this name's word, then the siblings'
     (``('get', 'set')``). A question's action word picks one of them (``siblings``)."""
+    data: bool = False
+    """A data attribute's or constant's own documentation (``signal.SIGTERM``, ``date.day``):
+    what a question names, or the value an API returns, seldom what to call (``is_data``)."""
 
 
 def lead_text(text: str, words: int = 40) -> str:
@@ -152,8 +156,29 @@ def features(titles: Sequence[str], locations: Sequence[str], texts: Sequence[st
         opened.add(location)
         if deprecated and f"{location}.".startswith(deprecated):
             prior = round(prior + DEPRECATED_PRIOR, 4)
-        out.append(Features(prior, f.name, f.lead, described.get(title, ()), contrasts.get(title, ())))
+        data = is_data(title, text, parents)
+        out.append(Features(prior, f.name, f.lead, described.get(title, ()), contrasts.get(title, ()), data))
     return out
+
+
+def is_data(title: str, text: str, parents: set[str]) -> bool:
+    """Whether a chunk documents a data attribute or a constant: its text opens on its bare name
+    (no call signature, as the Library Reference documents data), and the name is not a module's
+    and is a constant (``SIGTERM``) or an attribute (``day``), not a class or special form
+    (``Optional``).
+
+    >>> is_data("signal.SIGTERM", "signal.SIGTERM\\n\\nTermination signal.", set())
+    True
+    >>> is_data("signal.signal", "signal(signalnum, handler)\\n\\nSet the action.", set())
+    False
+    """
+    if " " in title or "." not in title or title in parents:
+        return False
+    first = text.lstrip().split("\n", 1)[0].strip()
+    last = title.rsplit(".", 1)[1]
+    if not _BARE.fullmatch(first) or first.rsplit(".", 1)[-1] != last:
+        return False
+    return last.isupper() or last[:1].islower() or last[:1] == "_"
 
 
 def name_parts(name: str) -> list[str]:

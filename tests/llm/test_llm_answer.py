@@ -144,3 +144,38 @@ def test_another_findings_sentence_must_be_about_the_question_not_mention_its_wo
     ]
     assert "terminfo" not in text
     assert text.startswith("Use `os.getenv`")
+
+
+def test_a_sections_answer_opens_on_its_sentence_most_about_the_question() -> None:
+    """A chunk of a manual page runs over several topics: it opens on the sentence that shares
+    most of the question's terms, and its sentences about another topic (DISTINCT, after a
+    question on sorting) stay out, although they share a term or two."""
+    section = {
+        "title": "SELECT.txt / Parameters",
+        "location": "postgresql/SELECT.txt#parameters",
+        "snippet": "Note that versions before 9.6 did not say when output expressions are evaluated. "
+        "DISTINCT Clause If SELECT DISTINCT is specified, all duplicate rows are removed from the "
+        "result set. "
+        "ORDER BY Clause The ORDER BY clause causes the result rows of a query to be sorted.",
+        "relevance": 0.7,
+    }
+    text = extract.summarize("How do I sort the rows of a PostgreSQL query result?", [section])["text"]
+    assert text.startswith("See SELECT.txt / Parameters: ORDER BY Clause The ORDER BY clause causes")
+    assert "DISTINCT" not in text and "9.6" not in text
+
+
+def test_numpydoc_headings_and_version_notes_are_not_summary_sentences() -> None:
+    """A numpydoc section's heading and underline never run into a sentence ("----------
+    a : array_like ..."), and a version note is the API's history, not how to use it."""
+    finding = {
+        "title": "numpy.mean",
+        "location": "numpy.mean",
+        "snippet": "Compute the arithmetic mean along the specified axis.\n\nParameters\n----------\n"
+        "a : array_like\n    Array containing numbers whose mean is desired.\n\n"
+        "Changed in version 1.2: The mean along an axis of an array is computed in float64.",
+        "relevance": 0.8,
+    }
+    text = extract.summarize("How do I compute the mean of an array along an axis?", [finding])["text"]
+    assert text.startswith("Use `numpy.mean`: Compute the arithmetic mean along the specified axis [1].")
+    assert "---" not in text and "Parameters" not in text and "Changed in version" not in text
+    assert "a : array_like Array containing numbers whose mean is desired [1]" in text

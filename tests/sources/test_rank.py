@@ -158,29 +158,47 @@ def test_what_other_documents_say_about_an_api_counts_for_it() -> None:
     feats = signals.features(titles, titles, texts)
     described = [frozenset(f.anchor) for f in feats]
     assert {"interpret", "exit"} <= described[0] and not described[1]
-    stems = tokenize("run code interpreter exits")
-    scores = rank.score(
-        rank.np.arange(2),
-        None,
-        1.0,
-        rank.np.zeros(2),
-        rank.np.zeros(2),
-        [f.name for f in feats[:2]],
-        [frozenset(f.lead) for f in feats[:2]],
-        stems,
-        described=described[:2],
-    )
-    without = rank.score(
-        rank.np.arange(2),
-        None,
-        1.0,
-        rank.np.zeros(2),
-        rank.np.zeros(2),
-        [f.name for f in feats[:2]],
-        [frozenset(f.lead) for f in feats[:2]],
-        stems,
-    )
+    query = rank.Query(tokenize("run code interpreter exits"))
+    chunks = rank.Chunks.of(feats[:2])
+    scores = rank.score(rank.np.arange(2), None, rank.np.zeros(2), chunks, query)
+    plain = rank.Chunks(chunks.prior * 0, chunks.names, chunks.leads)
+    without = rank.score(rank.np.arange(2), None, rank.np.zeros(2), plain, query)
     assert scores[0] - without[0] > scores[1] - without[1]
+
+
+def test_a_constant_ranks_below_the_callable_that_acts_on_it() -> None:
+    """ "handle a signal like SIGTERM": the constant's doc matches the question's words best, but
+    what to call is ``signal.signal``; data documented by its bare name ranks lower."""
+    docs = [
+        Document("sig.SIGTERM", "sig.SIGTERM", "sig.SIGTERM\n\nTermination signal SIGTERM."),
+        Document("sig.signal", "sig.signal", "signal(signalnum, handler)\n\nSet the handler for a signal."),
+        Document("sig.other", "sig.other", "other(x)\n\nSomething else entirely."),
+    ]
+    feats = signals.features([d.title for d in docs], [d.location for d in docs], [d.text for d in docs])
+    assert [f.data for f in feats] == [True, False, False]
+    idx = CorpusIndex.build("t", docs)
+    assert idx.search("handle signal SIGTERM", 2)[0].title == "sig.signal"
+
+
+def test_an_api_named_for_the_question_is_a_candidate_though_its_text_says_it_otherwise() -> None:
+    """ "log messages to a file": ``logging.FileHandler`` says "writes records to disk", so
+    neither BM25 (40 texts say the question's words) nor the embedding lists it; its name does."""
+    decoys = [
+        Document(f"m.note{i}", f"m.note{i}", f"Log messages in a file {i} times, with log and file notes.")
+        for i in range(40)
+    ]
+    others = [Document(f"m.other{i}", f"m.other{i}", f"Other text number {i}.") for i in range(60)]
+    handler = Document(
+        "logging.FileHandler", "logging.FileHandler", "A handler class which writes records to disk."
+    )
+    idx = CorpusIndex.build("t", [*decoys, *others, handler])
+    saved = rank.NAME_CANDIDATES
+    try:
+        rank.NAME_CANDIDATES = 0
+        assert "logging.FileHandler" not in [h.title for h in idx.search("log messages file", 50)]
+    finally:
+        rank.NAME_CANDIDATES = saved
+    assert "logging.FileHandler" in [h.title for h in idx.search("log messages file", 50)]
 
 
 def test_siblings_named_alike_are_told_apart_by_the_word_that_differs() -> None:
