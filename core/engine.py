@@ -483,6 +483,13 @@ class Engine:
             return int(await self.c.cache.purge(tag=query_tag(question)))
         return int(await self.c.cache.purge(namespace=node))
 
+    async def catch_up_events(self, *, force: bool = True) -> None:
+        """Append the run events this process still has queued, so a read of the run store that
+        follows sees the runs that just finished here (read your own writes). ``force=False``
+        keeps the writer's back-off while the store is down (page and API reads)."""
+        if self.c.events is not None:
+            await self.c.events.flush(force=force)
+
     # ---- introspection ---------------------------------------------------------------------
     def recent(self, n: int = 50) -> Sequence[RunRecord]:
         return list(self.records.values())[-n:]

@@ -181,7 +181,7 @@ def history(text: str = "", status: str | None = None, limit: int = 100) -> list
     store = eng.c.store
     status = status or None
     if store is not None:
-        _catch_up(eng)
+        eng.call_sync(eng.engine.catch_up_events(force=False))  # a run asked a moment ago is listed
         runs = eng.call_sync(store.list_runs(text=text or None, status=status, limit=limit))
         return [r.model_dump() | {"origin": "store"} for r in runs]
     rows = []
@@ -199,7 +199,7 @@ def run_detail(run_id: str) -> dict[str, Any]:
     eng = engine()
     out: dict[str, Any] = {"events": [], "record": None}
     if eng.c.store is not None:
-        _catch_up(eng)
+        eng.call_sync(eng.engine.catch_up_events(force=False))
         try:
             out["events"] = [e.model_dump(mode="json") for e in eng.call_sync(eng.c.store.events(run_id))]
         except LookupError:
@@ -209,13 +209,6 @@ def run_detail(run_id: str) -> dict[str, Any]:
     except LookupError:
         pass
     return out
-
-
-def _catch_up(eng: Any) -> None:
-    """Append the events this process still has queued (read your own writes: a run asked a moment
-    ago is in the list, not 50 ms later)."""
-    if eng.c.events is not None:
-        eng.call_sync(eng.c.events.flush(force=False))
 
 
 RUN_STATUSES = [s.value for s in RunStatus]

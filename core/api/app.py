@@ -310,8 +310,7 @@ async def _store(api: ApiState) -> Any:
     store = api.engine.c.store
     if store is None:
         raise RunNotFound("this process keeps no run store")
-    if api.engine.c.events is not None:
-        await api.engine.c.events.flush(force=False)
+    await api.engine.catch_up_events(force=False)
     return store
 
 

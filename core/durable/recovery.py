@@ -164,8 +164,7 @@ async def await_run(
         raise ResearchOpsError(f"run {run_id!r} is owned elsewhere and this process has no run store")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if engine.c.events is not None:
-            await engine.c.events.flush()
+        await engine.catch_up_events()
         result = await _outcome(store, run_id)
         if result is not None:
             return result

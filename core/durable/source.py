@@ -44,8 +44,7 @@ async def load_source(engine: Engine, run_id: str) -> RunSource:
     """The stored start of ``run_id`` (raises RunNotFound / ConfigError)."""
     if engine.c.checkpointer is None or engine.c.store is None:
         raise ConfigError("checkpoints are off (Settings.checkpoints=False or no run store)")
-    if engine.c.events is not None:
-        await engine.c.events.flush()  # the run may have just finished in this process
+    await engine.catch_up_events()  # the run may have just finished in this process
     events = await engine.c.store.events(run_id)
     starts = [e for e in events if e.type == "started"]
     if not starts:
