@@ -11,33 +11,20 @@ later.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
-from functools import lru_cache
 
-import Stemmer
-
-from core.sources.text import paragraphs
+from core.sources.text import paragraphs, stem
 
 GAP = "…"
 """The paragraph between the start and the part brought in, shown where text was left out."""
 
 
 _WORD = re.compile(r"[a-z]+")  # on lower-cased text: FIRST_COMPLETED gives "first", "completed"
-_local = threading.local()  # Snowball stemmers are not safe to share between threads
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return str(stemmer.stemWord(word))
 
 
 def _stems(text: str) -> set[str]:
     """Stems of the words of ``text``, each distinct word stemmed once (and remembered)."""
-    return {_stem(w) for w in set(_WORD.findall(text.lower()))}
+    return {stem(w) for w in set(_WORD.findall(text.lower()))}
 
 
 def snippet(text: str, terms: Iterable[str], limit: int) -> str:
