@@ -113,7 +113,15 @@ class Metrics:
             return cls._process
 
     def export_to(self, metrics_dir: Path, interval_s: float = 0.5, role: str | None = None) -> FileExporter:
-        """Write this process's samples to ``metrics_dir`` every ``interval_s`` (``core.metrics.shared``)."""
+        """Write this process's samples to ``metrics_dir`` every ``interval_s`` (``core.metrics.shared``).
+
+        Another directory than the one exported to so far moves the export there (the process now
+        serves another data dir, whose readers would not see it otherwise); the old file is closed.
+        """
+        if self.exporter is not None and self.exporter.directory != Path(metrics_dir):
+            self.exporter.close()
+            role = role if role is not None else self.exporter.role
+            self.exporter = None
         if self.exporter is None:
             self.exporter = FileExporter(metrics_dir, self.registry, interval_s, role=role).start()
         elif role is not None:  # the entry point that declares what the process is has the last word

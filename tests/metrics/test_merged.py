@@ -96,3 +96,20 @@ def test_dashboard_start_cleans_files_of_processes_gone_before_it(tmp_path: Path
     assert files.clean_stale(before=time.time() - 3600) == 0  # written after: kept
     assert files.clean_stale(before=time.time() + 1) == 1
     assert files.read() == []
+
+
+def test_exporting_to_another_data_dir_moves_the_process_file_there(tmp_path: Path) -> None:
+    """A process that opens a second data dir (an in-process CLI run, then the dashboard) is seen
+    by the second dir's reader; the first dir's file is left marked exited."""
+    first, second = tmp_path / "a" / "metrics", tmp_path / "b" / "metrics"
+    m = Metrics(nodes=["parse_query"])
+    m.export_to(first, interval_s=60, role="cli")
+    m.export_to(second, interval_s=60)
+    m.observe_run("ok", 0.03, PHASES, [("parse_query", 0.004)], 1)
+    assert m.exporter is not None and m.exporter.directory == second and m.exporter.role == "cli"
+    m.exporter.write()
+    view = AllProcesses(second)
+    assert [p.pid for p in view.files.read()] == [os.getpid()]
+    assert view.counts().runs["ok"] == 1
+    assert all(p.exited for p in AllProcesses(first).files.read())
+    m.close()
