@@ -7,10 +7,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RESEARCHOPS_DATA_DIR=/data
 
 WORKDIR /app
-# Dependencies first, so code edits do not reinstall them.
-COPY pyproject.toml README.md ./
+# Dependencies first, so code edits do not reinstall them; at the versions the suite passed with.
+COPY pyproject.toml README.md constraints.txt ./
 RUN mkdir -p core dashboard && touch core/__init__.py dashboard/__init__.py \
-    && pip install . && pip uninstall -y researchops
+    && pip install -c constraints.txt . && pip uninstall -y researchops
 COPY core ./core
 COPY dashboard ./dashboard
 COPY samples ./samples

