@@ -208,6 +208,8 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
 _UNDERLINED = re.compile(r"^[^\n]*\n[ \t]*[-=~^]{3,}[ \t]*$", re.M)
 """A numpydoc / reST section heading and its underline (``Parameters`` over ``----------``)."""
+_CAPS_HEADING = re.compile(r"^[ \t]*[A-Z][A-Z ]{2,}[ \t]*$", re.M)
+"""A manual page's heading alone on its line (``NAME``, ``SYNOPSIS``, ``DESCRIPTION``)."""
 _VERSION_NOTE = re.compile(r"^(?:Changed|New|Added) in version |^Deprecated since version ")
 """A Python docs version note: the API's history, not how or why to use it."""
 _DOCTEST = re.compile(r"(?:^[ \t]*>>> .*\n?(?:^[ \t]*\.\.\. .*\n?)*)+", re.M)
@@ -227,7 +229,7 @@ def _sentences(snippet: str) -> list[str]:
     """Prose sentences of a snippet (code blocks, doctests and badges left out), links kept as
     Markdown; a bracketed number that would read as a citation becomes ``(n)``."""
     prose = _DOCTEST.sub("\n\n", _FENCE.sub("\n\n", _IMAGE.sub("", snippet)))
-    prose = _UNDERLINED.sub("\n\n", prose)
+    prose = _CAPS_HEADING.sub("\n\n", _UNDERLINED.sub("\n\n", prose))
     prose = prose.split("```", 1)[0]  # a code block the snippet's cut left open
     pieces = _SENTENCE_SPLIT.split(prose)
     if len(snippet) >= CUT_CHARS and pieces and not pieces[-1].rstrip().endswith((".", "!", "?", ")", "`")):
@@ -245,6 +247,7 @@ def _sentences(snippet: str) -> list[str]:
             len(words) < 4
             or sentence.startswith((">>>", "...", "```"))
             or sum(w.isalpha() for w in words) < 3
+            or sum(bool(_ALPHA.search(w)) for w in words) < 0.6 * len(words)  # syntax: "FULL [ boolean ]"
             or sum(w.islower() for w in _ALPHA.findall(sentence)) < 2
             or _CODE_PROSE.search(sentence)
             or _VERSION_NOTE.match(sentence)

@@ -129,6 +129,64 @@ def paragraphs(text: str) -> list[str]:
     return out
 
 
+def split_long(para: str, target: int = TARGET_WORDS) -> list[str]:
+    """A paragraph too long for one chunk, in pieces of about ``target`` words that keep its form:
+    lines split between lines (a PDF page's, a manual's), and a code block's pieces are each
+    fenced again (with the block's language), so every chunk still renders as code. Only a line
+    longer than ``target`` words is cut between words (as one run-on paragraph is).
+
+    >>> parts = split_long("```python\\n" + "x = 1\\n" * 9 + "```", 12)
+    >>> [(p.splitlines()[0], len(p.splitlines()) - 2, p.splitlines()[-1]) for p in parts]
+    [('```python', 3, '```'), ('```python', 4, '```'), ('```python', 2, '```')]
+    >>> split_long("One two.\\nThree four five six.\\nSeven.", 6)
+    ['One two.\\nThree four five six.', 'Seven.']
+    """
+    lines = para.split("\n")
+    if len(lines) == 1:
+        return _pack(para.split(), target, " ")
+    # Between lines; a piece that ends inside a code block closes it, and the next reopens it.
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    fence = ""  # the open code block's first line, if any
+    for line in lines:
+        n = len(line.split())
+        if size and size + n > target:
+            pieces.append("\n".join([*current, "```"] if fence else current))
+            current, size = ([fence] if fence else []), 0
+        if n > target and not fence:  # one run-on line of prose
+            pieces.extend(_pack(line.split(), target, " "))
+            continue
+        # prose lines lose their layout's runs of spaces (a PDF page's columns); code keeps it
+        current.append(line if fence or line.lstrip().startswith("```") else " ".join(line.split()))
+        size += n
+        if line.strip().startswith("```"):
+            fence = "" if fence else line.strip()
+    if size:
+        pieces.append("\n".join(current))
+    return pieces
+
+
+def _pack(units: list[str], target: int, joiner: str) -> list[str]:
+    """``units`` (words, lines) joined into pieces of at most ``target`` words; a unit longer
+    than ``target`` words is cut between words."""
+    pieces: list[list[str]] = [[]]
+    size = 0
+    for unit in units:
+        words = unit.split()
+        if len(words) > target:
+            pieces.extend([" ".join(words[i : i + target])] for i in range(0, len(words), target))
+            pieces.append([])
+            size = 0
+            continue
+        if size and size + len(words) > target:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(unit)
+        size += len(words)
+    return [joiner.join(p) for p in pieces if p]
+
+
 def chunk_text(text: str, target: int = TARGET_WORDS, max_words: int = MAX_WORDS) -> list[str]:
     """Split ``text`` into chunks of about ``target`` words (never more than ``max_words``),
     on paragraph boundaries when possible.
@@ -146,8 +204,7 @@ def chunk_text(text: str, target: int = TARGET_WORDS, max_words: int = MAX_WORDS
             if current:
                 chunks.append("\n\n".join(current))
                 current, size = [], 0
-            words = para.split()
-            chunks.extend(" ".join(words[i : i + target]) for i in range(0, len(words), target))
+            chunks.extend(split_long(para, target))
             continue
         if current and size + n > max_words:
             chunks.append("\n\n".join(current))

@@ -48,9 +48,9 @@ def snippet(text: str, terms: Iterable[str], limit: int) -> str:
     best, gain = None, 0
     used = 0
     for i, para in enumerate(paras):
-        used += len(para) + 2
-        if used <= limit:
-            continue  # already in the plain cut
+        start, used = used, used + len(para) + 2
+        if start < limit:
+            continue  # in the plain cut, whole or in part
         g = len(missing & _stems(para))
         if g > gain:
             best, gain = i, g
@@ -65,4 +65,10 @@ def snippet(text: str, terms: Iterable[str], limit: int) -> str:
         head.append(para)
     if not head:  # the first paragraph alone is too long: keep its start
         head = [paras[0][: max(0, room)]]
-    return "\n\n".join([*head, GAP, tail])
+    return "\n\n".join([*map(_closed, head), GAP, _closed(tail)])
+
+
+def _closed(part: str) -> str:
+    """A part cut inside a code block, with the block closed (it renders as code, and the next
+    part's block is not read as its end)."""
+    return f"{part}\n```" if part.count("```") % 2 else part

@@ -179,3 +179,19 @@ def test_numpydoc_headings_and_version_notes_are_not_summary_sentences() -> None
     assert text.startswith("Use `numpy.mean`: Compute the arithmetic mean along the specified axis [1].")
     assert "---" not in text and "Parameters" not in text and "Changed in version" not in text
     assert "a : array_like Array containing numbers whose mean is desired [1]" in text
+
+
+def test_a_manual_pages_headings_and_synopsis_are_not_summary_sentences() -> None:
+    """A PDF page of a manual keeps its lines: ``NAME`` / ``SYNOPSIS`` headings alone on a line
+    end a sentence, and a synopsis line (``FULL [ boolean ]``) is syntax, not prose."""
+    page = {
+        "title": "VACUUM - garbage-collect and optionally analyze a database / page=1",
+        "location": "postgresql/VACUUM.pdf#page=1",
+        "snippet": "VACUUM(7) PostgreSQL 15.20 Documentation VACUUM(7)\nNAME\n"
+        "VACUUM - garbage-collect and optionally analyze a database\nSYNOPSIS\n"
+        "VACUUM [ ( option [, ...] ) ] [ table_and_columns [, ...] ]\nwhere option can be one of:\n"
+        "FULL [ boolean ]\nFREEZE [ boolean ]\nVERBOSE [ boolean ]",
+        "relevance": 0.9,
+    }
+    text = extract.summarize("What does VACUUM FULL do?", [page])["text"]
+    assert text == f"See {page['title']}: VACUUM - garbage-collect and optionally analyze a database [1]."
