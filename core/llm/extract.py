@@ -202,7 +202,10 @@ _CITATION_LIKE = re.compile(r"\[(\d+)\]")
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _ALPHA = re.compile(r"[A-Za-z]+")
 # Code that HTML flattening ran into prose ("def from_iterable(iterables): # ... for it in ...").
-_CODE_PROSE = re.compile(r"\b(?:async\s+)?def \w+\(|-->|\bfor \w+ in \S+:")
+_CODE_PROSE = re.compile(r"\b(?:async\s+)?def \w+\(|-->|\bfor \w+ in \S+:|^[\w.]+\(.*\)\s+# ")
+"""A usage line ("Timeout(5.0)  # 5s timeout on all operations") is code too."""
+_PARAMETER = re.compile(r"^\s*(\*{0,2}\w+) : [^\n]*\n\s+(?=\S)")
+"""A numpydoc parameter's name and type line (``axis : None or int, optional``, its text below)."""
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
@@ -238,6 +241,8 @@ def _sentences(snippet: str) -> list[str]:
     for raw in pieces:
         if raw.lstrip().startswith("#") or (raw.rstrip().endswith(":") and _is_label(raw)):
             continue  # a heading, or a label introducing a list or block ("Library reference (...):")
+        # A parameter reads "`axis`: Axis or axes along which..." (its type line says little).
+        raw = _PARAMETER.sub(lambda m: f"`{m.group(1)}`: ", raw, count=1)
         # A list item's marker goes; Markdown emphasis stays balanced.
         sentence = _BULLET.sub("", _SPACE.sub(" ", raw).strip()).strip(" >")
         words = sentence.split()

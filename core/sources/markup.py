@@ -50,12 +50,18 @@ def _named_refs(text: str, targets: dict[str, str]) -> str:
     return _NAMED_REF.sub(link, text)
 
 
+_CODE_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\(.*\)|[A-Za-z_][\w.]* = \S.*|\s+#.*)\s*(?:#.*)?$")
+"""A line that is a call, an assignment or a comment under one (not prose)."""
+
+
 def _indented_blocks(text: str) -> str:
     """Fence the literal blocks that follow ``::``, a code directive or an example label
     ("Usage:", "For example:"), and doctest runs.
 
     >>> _indented_blocks("Usage:\\n\\n    done, pending = await asyncio.wait(fs)\\n\\nNote.")
     'Usage:\\n\\n```python\\ndone, pending = await asyncio.wait(fs)\\n```\\n\\nNote.'
+    >>> _indented_blocks("**Usage**:\\n\\nTimeout(5.0)  # 5s on all\\nTimeout(None)  # none")
+    '**Usage**:\\n\\n```python\\nTimeout(5.0)  # 5s on all\\nTimeout(None)  # none\\n```'
     """
     lines = text.splitlines()
     out: list[str] = []
@@ -94,6 +100,14 @@ def _indented_blocks(text: str) -> str:
             j += 1
         base = len(lines[j]) - len(lines[j].lstrip()) if j < len(lines) else 0
         if base == 0:
+            end = j
+            while end < len(lines) and lines[end].strip():
+                end += 1
+            # An example label over unindented lines that are all code ("**Usage**:" then
+            # "Timeout(5.0)  # 5s timeout on all operations."): that paragraph is the example.
+            if lang == "python" and end > j and all(_CODE_LINE.match(ln) for ln in lines[j:end]):
+                out += ["", "```python", *lines[j:end], "```"]
+                i = end
             continue
         block = []
         while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) >= base):

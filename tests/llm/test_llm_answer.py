@@ -178,7 +178,7 @@ def test_numpydoc_headings_and_version_notes_are_not_summary_sentences() -> None
     text = extract.summarize("How do I compute the mean of an array along an axis?", [finding])["text"]
     assert text.startswith("Use `numpy.mean`: Compute the arithmetic mean along the specified axis [1].")
     assert "---" not in text and "Parameters" not in text and "Changed in version" not in text
-    assert "a : array_like Array containing numbers whose mean is desired [1]" in text
+    assert "`a`: Array containing numbers whose mean is desired [1]" in text
 
 
 def test_a_manual_pages_headings_and_synopsis_are_not_summary_sentences() -> None:
@@ -195,3 +195,17 @@ def test_a_manual_pages_headings_and_synopsis_are_not_summary_sentences() -> Non
     }
     text = extract.summarize("What does VACUUM FULL do?", [page])["text"]
     assert text == f"See {page['title']}: VACUUM - garbage-collect and optionally analyze a database [1]."
+
+
+def test_a_numpydoc_parameter_reads_as_its_name_and_text_and_usage_lines_are_code() -> None:
+    finding = {
+        "title": "numpy.mean",
+        "snippet": "Compute the arithmetic mean along the specified axis.\n\n"
+        "axis : None or int or tuple of ints, optional\n"
+        "    Axis or axes along which the means are computed.\n\n"
+        "Timeout(5.0)                # 5s timeout on all operations.",
+        "relevance": 0.9,
+    }
+    text = extract.summarize("How do I compute the mean of an array along an axis?", [finding])["text"]
+    assert "`axis`: Axis or axes along which the means are computed [1]." in text
+    assert "optional" not in text and "Timeout(5.0)" not in text

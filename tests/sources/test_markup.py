@@ -47,3 +47,17 @@ def test_clean_markdown_is_idempotent_on_clean_text() -> None:
     text = "Use [httpx](https://www.python-httpx.org) and `Client`.\n\n```python\nhttpx.get(url)\n```"
     assert clean_markdown(text) == text
     assert clean_markdown(clean_markdown(text)) == text
+
+
+def test_an_example_label_over_unindented_code_lines_fences_them() -> None:
+    """httpx's "**Usage**:" block is not indented; its lines are calls with comments."""
+    out = docstring_to_markdown(
+        "Timeout configuration.\n\n**Usage**:\n\nTimeout(None)   # No timeouts.\n"
+        "Timeout(5.0)    # 5s timeout on all operations.\n\nNotes follow here."
+    )
+    assert (
+        "```python\nTimeout(None)   # No timeouts.\nTimeout(5.0)    # 5s timeout on all operations.\n```"
+        in out
+    )
+    prose = docstring_to_markdown("For example:\n\nThis is a sentence about it.\n")
+    assert "```" not in prose
