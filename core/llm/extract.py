@@ -128,6 +128,7 @@ def _query_stems(question: str, terms: Iterable[str]) -> set[str]:
 
 
 _SIGNATURE = re.compile(r"^\s*[\w.]+\([^)]*\)(\s*->\s*[^\s]+)?\s*")
+_QUOTED = re.compile(r"^(?:>[^\n]*(?:\n|$))+\s*")
 
 
 def lead(text: str, words: int = 25) -> str:
@@ -136,7 +137,9 @@ def lead(text: str, words: int = 25) -> str:
     >>> lead("gather(*aws)  Run awaitable objects concurrently. More text.", words=4)
     'Run awaitable objects concurrently.'
     """
-    return " ".join(_SIGNATURE.sub("", text, count=1).split()[:words])
+    body = _SIGNATURE.sub("", text, count=1).lstrip()
+    body = _QUOTED.sub("", body, count=1)  # an aside quoted at the start says what to read, not what it is
+    return " ".join(body.split()[:words])
 
 
 def _raw_sources(candidates: list[dict[str, Any]]) -> dict[str, float]:

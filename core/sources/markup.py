@@ -18,6 +18,12 @@ _RST_REF = re.compile(r"`([^`\n]+?)`_\b")
 _MKDOCS_REF = re.compile(r"\[([^\]\n]+)\]\[[\w.:\-]*\]")
 _MD_IMAGE = re.compile(r"\[?!\[[^\]\n]*\]\([^)\n]*\)(?:\]\([^)\n]*\))?")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_ADMONITION = re.compile(
+    r'^(?:!!!|\?\?\?\+?)[ \t]+(\w[\w-]*)(?:[ \t]+"([^"\n]*)")?[ \t]*\n'  # !!! note "Title"
+    r"((?:[ \t]*\n)*(?:(?: {4}|\t).*\n?|[ \t]*\n(?= {4}|\t))*)",  # its indented body, blank lines inside
+    re.M,
+)
+"""An mkdocs admonition (``!!! note "Title"`` over its indented body), as pydantic writes them."""
 _DIRECTIVE = re.compile(
     r"^\.\. (?:image|figure|raw|include|toctree|contents|only|meta|\|[^|]+\|)[^\n]*\n(?:[ \t]+[^\n]*\n|\n)*",
     re.M,
@@ -140,15 +146,29 @@ def rst_to_markdown(text: str, targets: dict[str, str] | None = None) -> str:
 
 
 def clean_markdown(text: str) -> str:
-    """Markdown without badges, images, HTML comments or mkdocstrings references.
+    """Markdown without badges, images, HTML comments or mkdocstrings references; admonitions
+    (``!!! note``) as quotes.
 
     >>> clean_markdown("[![ci](https://b/x.svg)](https://ci) Use [`Agent`][pydantic_ai.Agent].")
     'Use `Agent`.'
+    >>> clean_markdown('!!! abstract "Usage Documentation"\\n    [Guide](x.md)\\n\\nDump it.')
+    '> **Usage Documentation:** [Guide](x.md)\\n\\nDump it.'
     """
     text = _HTML_COMMENT.sub("", text)
+    text = _ADMONITION.sub(_quote, text)
     text = _MD_IMAGE.sub("", text)
     text = _MKDOCS_REF.sub(r"\1", text)
     return re.sub(r"[ \t]+\n", "\n", text).strip()
+
+
+def _quote(m: re.Match[str]) -> str:
+    """An admonition as a Markdown quote: ``> **Title:**`` over its body (Markdown renders the
+    quote; a reader tells the aside from the text around it)."""
+    title = m.group(2) or m.group(1).capitalize()
+    body = [ln[4:] if ln.startswith("    ") else ln.lstrip("\t") for ln in m.group(3).strip("\n").split("\n")]
+    if len(body) == 1 or (len(body) > 1 and "```" not in m.group(3) and all(ln.strip() for ln in body)):
+        return f"> **{title}:** {' '.join(ln.strip() for ln in body)}\n"
+    return "\n".join([f"> **{title}:**", *(f"> {ln}".rstrip() for ln in body)]) + "\n"
 
 
 def docstring_to_markdown(text: str) -> str:

@@ -82,9 +82,22 @@ class Features:
     what a question names, or the value an API returns, seldom what to call (``is_data``)."""
 
 
+_ASIDE = re.compile(r"^(?:>[^\n]*(?:\n|$))+\s*")
+"""Quoted lines opening a text (an admonition: ``> **Usage Documentation:** [link]``)."""
+
+
+def opening(text: str) -> str:
+    """A text after its signature line and any aside quoted at its start: where it says what it is.
+
+    >>> opening("dump(self)\\n\\n> **Usage Documentation:** [dump](x.md)\\n\\nGenerate a dictionary.")
+    'Generate a dictionary.'
+    """
+    return _ASIDE.sub("", strip_signature(text).lstrip(), count=1)
+
+
 def lead_text(text: str, words: int = 40) -> str:
     """The first sentence of a text after its signature line (at most ``words`` words)."""
-    body = strip_signature(text).strip()
+    body = opening(text).strip()
     first = _FIRST_SENTENCE.split(body, maxsplit=1)[0]
     return " ".join(first.split()[:words])
 
@@ -93,7 +106,7 @@ def embed_text(title: str, text: str, reference: str = "") -> str:
     """What a chunk's embedding is computed from: its name's words, its document's Library
     Reference opening (``reference``) if any, and its own opening."""
     name = " ".join(re.split(r"[._#/:\-\s]+", title.split(" / ")[-1] if " / " in title else title)[-3:])
-    body = strip_signature(text)
+    body = opening(text)
     lead = f"{reference} " if reference else ""
     return f"{name}. {lead}{' '.join(body.split()[:60])}"
 

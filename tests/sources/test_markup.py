@@ -61,3 +61,19 @@ def test_an_example_label_over_unindented_code_lines_fences_them() -> None:
     )
     prose = docstring_to_markdown("For example:\n\nThis is a sentence about it.\n")
     assert "```" not in prose
+
+
+def test_an_admonition_becomes_a_quote_and_is_not_the_apis_lead() -> None:
+    """pydantic opens docstrings with ``!!! abstract "Usage Documentation"``: the page shows it
+    as a quote, and the lead (what the API is) is the sentence after it."""
+    from core.sources.signals import lead_text
+
+    doc = '!!! abstract "Usage Documentation"\n    [`model_dump`](../concepts/s.md)\n\nGenerate a dict.'
+    out = docstring_to_markdown(doc)
+    assert out.startswith("> **Usage Documentation:** [`model_dump`](../concepts/s.md)\n\n")
+    assert "!!!" not in out
+    assert lead_text(f"model_dump(self)\n\n{out}") == "Generate a dict."
+    note = docstring_to_markdown(
+        "Build it.\n\n!!! note\n    First line.\n\n    ```python\n    x = 1\n    ```\n"
+    )
+    assert "> **Note:**\n> First line.\n>\n> ```python\n> x = 1\n> ```" in note
