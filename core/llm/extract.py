@@ -207,6 +207,8 @@ _ALPHA = re.compile(r"[A-Za-z]+")
 # Code that HTML flattening ran into prose ("def from_iterable(iterables): # ... for it in ...").
 _CODE_PROSE = re.compile(r"\b(?:async\s+)?def \w+\(|-->|\bfor \w+ in \S+:|^[\w.]+\(.*\)\s+# ")
 """A usage line ("Timeout(5.0)  # 5s timeout on all operations") is code too."""
+_PRIVATE_ITEM = re.compile(r"^`?_\w*`?:")
+"""A private or dunder attribute's entry ("__pydantic_fields__: ..."): the class's internals."""
 _PARAMETER = re.compile(r"^\s*(\*{0,2}\w+) : [^\n]*\n\s+(?=\S)")
 """A numpydoc parameter's name and type line (``axis : None or int, optional``, its text below)."""
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
@@ -259,6 +261,7 @@ def _sentences(snippet: str) -> list[str]:
             or sum(w.islower() for w in _ALPHA.findall(sentence)) < 2
             or _CODE_PROSE.search(sentence)
             or _VERSION_NOTE.match(sentence)
+            or _PRIVATE_ITEM.match(sentence)
         ):
             continue
         if len(words) > MAX_SENTENCE_WORDS:

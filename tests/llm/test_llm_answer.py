@@ -209,3 +209,15 @@ def test_a_numpydoc_parameter_reads_as_its_name_and_text_and_usage_lines_are_cod
     text = extract.summarize("How do I compute the mean of an array along an axis?", [finding])["text"]
     assert "`axis`: Axis or axes along which the means are computed [1]." in text
     assert "optional" not in text and "Timeout(5.0)" not in text
+
+
+def test_private_attribute_entries_are_not_summary_sentences() -> None:
+    finding = {
+        "title": "pydantic.BaseModel",
+        "snippet": "A base class for creating Pydantic models.\n\nAttributes:\n"
+        "    __pydantic_fields__: A dictionary of field names and their corresponding objects.\n"
+        "    model_config: Configuration for the model, a dictionary of settings.",
+        "relevance": 0.9,
+    }
+    text = extract.summarize("How do I turn a pydantic model into a dictionary?", [finding])["text"]
+    assert "__pydantic_fields__" not in text and text.startswith("Use `pydantic.BaseModel`: A base class")
