@@ -202,6 +202,8 @@ CUT_CHARS = 590
 """Snippets this long were cut from a longer text (the workflow keeps 600 characters)."""
 _BULLET = re.compile(r"^(?:[-*+]\s+|\d+\.\s+|>\s*)+")
 _CITATION_LIKE = re.compile(r"\[(\d+)\]")
+_CITED = re.compile(r"\[(\d+)\]\.$")
+"""The citation ``_cite`` ends a sentence with."""
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _ALPHA = re.compile(r"[A-Za-z]+")
 # Code that HTML flattening ran into prose ("def from_iterable(iterables): # ... for it in ...").
@@ -426,5 +428,6 @@ def summarize(question: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
         pieces.append(_cite("The example above is from the same documentation", top_i + 1))
     # A space between sentences, none after the example block (its code keeps its indentation).
     text = "".join((" " if k and not pieces[k - 1].endswith("\n") else "") + p for k, p in enumerate(pieces))
-    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]\.", text)})
+    # what the sentences cite; the example's own brackets ("sys.argv[0].") are code
+    cited = sorted({int(n) for p in pieces if not p.startswith("For example") for n in _CITED.findall(p)})
     return {"text": text, "confidence": confidence, "cited": cited}

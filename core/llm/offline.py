@@ -33,7 +33,7 @@ from core.llm import extract
 from core.llm.prompts import KEY_TERMS, RELEVANCE, SUMMARY, parse_payload
 
 MODEL_NAME = "offline"
-OFFLINE_VERSION = 11
+OFFLINE_VERSION = 12
 """Bumped whenever the offline model's output for the same input changes (it is in cache keys)."""
 CHARS_PER_TOKEN = 4
 

@@ -221,3 +221,20 @@ def test_private_attribute_entries_are_not_summary_sentences() -> None:
     }
     text = extract.summarize("How do I turn a pydantic model into a dictionary?", [finding])["text"]
     assert "__pydantic_fields__" not in text and text.startswith("Use `pydantic.BaseModel`: A base class")
+
+
+def test_an_examples_brackets_are_code_not_citations() -> None:
+    """``sys.argv[0].`` in a shown example once read as a citation of finding 0 (bench/engine.py
+    failed: "citations [0] do not exist")."""
+    from core.llm.checks import check_summary
+    from core.llm.outputs import Summary
+
+    finding = {
+        "title": "sys.argv",
+        "snippet": "The list of command line arguments passed to a Python script.\n\n"
+        "```python\nname = sys.argv[0].upper()\nrest = sys.argv[1:]\n```",
+        "relevance": 0.9,
+    }
+    out = extract.summarize("How do I read the command line arguments of a script?", [finding])
+    assert "sys.argv[0].upper()" in out["text"] and out["cited"] == [1]
+    assert check_summary(1, Summary(**out)).cited == [1]
