@@ -202,3 +202,38 @@ async def test_a_live_node_ttl_change_applies_to_node_cache_entries(engine: Any,
     again = await engine.run(GATHER)
     assert not again.cached and not any(t.cache_hit for t in again.timings)
     assert 4990 < summary_ttl() <= 5000
+
+
+def test_gc_pauses_nest_across_threads_and_restore_the_collector() -> None:
+    """Index loads pause the collector (core.gc_policy.paused); parallel loads nest, and the
+    collector is back on once the last one ends, only if it was on before."""
+    import gc
+    import threading
+
+    from core.gc_policy import paused
+
+    assert gc.isenabled()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def load() -> None:
+        with paused():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=load)
+    t.start()
+    inside.wait(5)
+    with paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other load is still running
+    release.set()
+    t.join(5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused():
+            pass
+        assert not gc.isenabled()  # off before: stays off
+    finally:
+        gc.enable()

@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 import xxhash
 
+from core import gc_policy
 from core.sources import rank, semantic, signals
 from core.sources.base import Hit
 from core.sources.text import chunk_text, name_words, stem_words, tokenize
@@ -340,6 +341,13 @@ def open_index(name: str, root: Path, fingerprint: str, collect: Callable[[], li
 
     >>> # idx = open_index("docs", Path(".data/index"), fp, lambda: read_folder(...))
     """
+    with gc_policy.paused():  # what a load or a build allocates lives on: no collection needed
+        return _open_index(name, root, fingerprint, collect)
+
+
+def _open_index(
+    name: str, root: Path, fingerprint: str, collect: Callable[[], list[Document]]
+) -> CorpusIndex:
     home = root / name
     # The fingerprint stands in for the content hash, which covers the index code and the model.
     fingerprint = xxhash.xxh3_64(f"{fingerprint}\0{CODE_HASH}".encode()).hexdigest()[:12]
