@@ -61,17 +61,29 @@ def collect_documents(reference_dir: Path | None = None, timeout_s: float = 300.
     docs = []
     for d in collect.run_collector("stdlib", [], timeout_s):
         text = docstring_to_markdown(d["text"])
-        ref = reference.pop(d["title"], "")
+        title, location = _public_name(d["title"]), _public_name(d["location"])
+        ref = reference.pop(title, "")
         if ref:
             # The section a name is filed under ("Running Tasks Concurrently") says what it is for.
-            heading = sections.get(d["title"], "")
+            heading = sections.get(title, "")
             label = f"Library reference ({heading})" if heading else "Library reference"
             text = f"{text}\n\n{label}:\n\n{ref}"
-        docs.append(Document(d["title"], d["location"], text, d.get("keywords", "")))
+        docs.append(Document(title, location, text, d.get("keywords", "")))
     for name, ref in sorted(reference.items()):
         if _public(name):
             docs.append(Document(name, name, ref, sections.get(name, "")))
     return docs
+
+
+def _public_name(name: str) -> str:
+    """A built-in by the name the docs and its users give it: ``dict.setdefault``, ``sorted``
+    (its docstring is collected as ``builtins.dict.setdefault``; under that name the Library
+    Reference's ``dict.setdefault`` stood beside it as a second document of the same API).
+
+    >>> _public_name("builtins.dict.setdefault"), _public_name("asyncio.gather")
+    ('dict.setdefault', 'asyncio.gather')
+    """
+    return name.removeprefix("builtins.")
 
 
 def _public(name: str) -> bool:

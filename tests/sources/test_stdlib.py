@@ -136,3 +136,14 @@ def test_a_signature_does_not_carry_the_install_path_of_a_module_default() -> No
 
     sig = collect._signature("helper", helper)
     assert "<module 'core.sources.collect'>" in sig and "from '" not in sig
+
+
+def test_a_builtins_docstring_and_its_library_reference_are_one_document(
+    stdlib_source: IndexedSource, library_reference: None
+) -> None:
+    """``builtins.dict.setdefault`` (the docstring) and ``dict.setdefault`` (the reference) were
+    two documents of one API, both in the top three for "a dictionary with a default value"."""
+    chunks = stdlib_source.index.chunks
+    assert not any(c.title.startswith("builtins.") or c.location.startswith("builtins.") for c in chunks)
+    text = "\n\n".join(c.text for c in chunks if c.title == "dict.setdefault")
+    assert "Insert key with a value of default" in text and "Library reference" in text
