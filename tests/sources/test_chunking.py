@@ -37,3 +37,14 @@ def test_a_snippet_never_repeats_its_start_and_closes_a_code_block_it_cuts() -> 
     assert tail.startswith("The interval argument blocks")
     only_code = snippet(CODE, ["interval", "sample"], 600)
     assert GAP not in only_code and only_code.count(">>> p.cpu_percent(interval=0)") == 1
+
+
+def test_a_code_only_text_brings_the_lines_about_the_question_into_its_snippet() -> None:
+    """A README section that is one long doctest (psutil's "Process management"): the snippet
+    keeps its import and the lines with the question's missing terms, the rest marked."""
+    body = [">>> import psutil", *LINES[:60], ">>> p.memory_percent()", "0.7823", *LINES[60:]]
+    text = "```python\n" + "\n".join(body) + "\n```"
+    out = snippet(text, ["memory", "percent"], 600)
+    lines = out.splitlines()
+    assert lines[:3] == ["```python", ">>> import psutil", "# …"] and lines[-1] == "```"
+    assert ">>> p.memory_percent()" in lines and "0.7823" in lines
