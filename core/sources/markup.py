@@ -166,7 +166,7 @@ def _quote(m: re.Match[str]) -> str:
     quote; a reader tells the aside from the text around it)."""
     title = m.group(2) or m.group(1).capitalize()
     body = [ln[4:] if ln.startswith("    ") else ln.lstrip("\t") for ln in m.group(3).strip("\n").split("\n")]
-    if len(body) == 1 or (len(body) > 1 and "```" not in m.group(3) and all(ln.strip() for ln in body)):
+    if len(body) == 1 or ("```" not in m.group(3) and all(ln.strip() for ln in body)):
         return f"> **{title}:** {' '.join(ln.strip() for ln in body)}\n"
     return "\n".join([f"> **{title}:**", *(f"> {ln}".rstrip() for ln in body)]) + "\n"
 

@@ -61,7 +61,7 @@ def collect_documents(reference_dir: Path | None = None, timeout_s: float = 300.
     docs = []
     for d in collect.run_collector("stdlib", [], timeout_s):
         text = docstring_to_markdown(d["text"])
-        title, location = _public_name(d["title"]), _public_name(d["location"])
+        title, location = _without_builtins(d["title"]), _without_builtins(d["location"])
         ref = reference.pop(title, "")
         if ref:
             # The section a name is filed under ("Running Tasks Concurrently") says what it is for.
@@ -75,12 +75,12 @@ def collect_documents(reference_dir: Path | None = None, timeout_s: float = 300.
     return docs
 
 
-def _public_name(name: str) -> str:
+def _without_builtins(name: str) -> str:
     """A built-in by the name the docs and its users give it: ``dict.setdefault``, ``sorted``
     (its docstring is collected as ``builtins.dict.setdefault``; under that name the Library
     Reference's ``dict.setdefault`` stood beside it as a second document of the same API).
 
-    >>> _public_name("builtins.dict.setdefault"), _public_name("asyncio.gather")
+    >>> _without_builtins("builtins.dict.setdefault"), _without_builtins("asyncio.gather")
     ('dict.setdefault', 'asyncio.gather')
     """
     return name.removeprefix("builtins.")

@@ -157,10 +157,11 @@ def split_long(para: str, target: int = TARGET_WORDS) -> list[str]:
         if n > target and not fence:  # one run-on line of prose
             pieces.extend(_pack(line.split(), target, " "))
             continue
+        marker = line.lstrip().startswith("```")
         # prose lines lose their layout's runs of spaces (a PDF page's columns); code keeps it
-        current.append(line if fence or line.lstrip().startswith("```") else " ".join(line.split()))
+        current.append(line if fence or marker else " ".join(line.split()))
         size += n
-        if line.strip().startswith("```"):
+        if marker:
             fence = "" if fence else line.strip()
     if size:
         pieces.append("\n".join(current))
